@@ -1,0 +1,132 @@
+package activation
+
+import (
+	"fmt"
+	"net/mail"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// check runs the semantic checks the schema cannot express, applies defaults, and
+// returns the problems found. Values the schema already rejected (empty, wrong type) are
+// not reported twice.
+func (f *File) check() []Problem {
+	var ps []Problem
+	add := func(path, format string, args ...any) {
+		ps = append(ps, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
+	}
+
+	destinations := make(map[string]int, len(f.Destinations))
+	for i := range f.Destinations {
+		d := &f.Destinations[i]
+		at := fmt.Sprintf("destinations[%d]", i)
+		if first, dup := destinations[d.Name]; dup && d.Name != "" {
+			add(at+".name", "%q is already the name of destinations[%d]", d.Name, first)
+		} else {
+			destinations[d.Name] = i
+		}
+		if d.RateLimit.Per5Min == 0 {
+			d.RateLimit.Per5Min = DefaultPer5Min
+		}
+		if d.RateLimit.PerHour == 0 {
+			d.RateLimit.PerHour = DefaultPerHour
+		}
+		c := d.Credentials
+		if (c.UsernameEnv == "") != (c.PasswordEnv == "") {
+			add(at+".credentials", "username_env and password_env go together (password grant); set both or neither")
+		}
+		df := d.Defaults
+		checkURL(add, at+".defaults.service_redirect_uri", df.ServiceRedirectURI)
+		checkURL(add, at+".defaults.product_redirect_uri", df.ProductRedirectURI)
+		checkEmail(add, at+".defaults.sender_email", df.SenderEmail)
+		checkEmail(add, at+".defaults.reply_to", df.ReplyTo)
+	}
+
+	ids := make(map[string]int, len(f.Activations))
+	for i := range f.Activations {
+		a := &f.Activations[i]
+		at := fmt.Sprintf("activations[%d]", i)
+		if first, dup := ids[a.ID]; dup && a.ID != "" {
+			add(at+".id", "%q is already the id of activations[%d]", a.ID, first)
+		} else {
+			ids[a.ID] = i
+		}
+		var defaults Defaults
+		if di, ok := destinations[a.Destination]; ok {
+			defaults = f.Destinations[di].Defaults
+		} else if a.Destination != "" {
+			add(at+".destination", "%q is not a destination of this file (add it under destinations or fix the name)", a.Destination)
+		}
+		if a.InvitationType == "" {
+			a.InvitationType = defaults.InvitationType
+		}
+		if a.InvitationType == "" && a.Destination != "" {
+			add(at+".invitation_type", "required: set service, product or both here or in the destination's defaults")
+		}
+		if a.Service != nil {
+			checkURL(add, at+".service.redirect_uri", a.Service.RedirectURI)
+		}
+		if a.Product != nil {
+			checkURL(add, at+".product.redirect_uri", a.Product.RedirectURI)
+		}
+		if a.InvitationType.WantsProduct() {
+			p := a.Product
+			switch {
+			case p != nil && p.SKUPerRow && a.Mapping.ProductSKU == "":
+				add(at+".mapping.product_sku", "required when product.sku_per_row is true: name the column that holds the SKU")
+			case p != nil && p.SKUPerRow && len(p.SKUs) > 0:
+				add(at+".product.skus", "set either sku_per_row or skus, not both")
+			case p == nil || !p.SKUPerRow && len(p.SKUs) == 0:
+				add(at+".product.skus", "required for %s invitations: list the SKUs, or set sku_per_row: true and map product_sku", a.InvitationType)
+			}
+		}
+		checkEmail(add, at+".sender_email", a.SenderEmail)
+		checkEmail(add, at+".reply_to", a.ReplyTo)
+		if a.RawSchedule != "" {
+			d, err := time.ParseDuration(a.RawSchedule)
+			switch {
+			case err != nil:
+				add(at+".schedule", "%q is not a duration such as 15m", a.RawSchedule)
+			case d < time.Second:
+				add(at+".schedule", "%s is shorter than a second", d)
+			default:
+				a.Schedule = d
+			}
+		}
+	}
+	return ps
+}
+
+// checkURL reports a set URL that is not absolute https: Trustpilot redirects consumers
+// there after they review.
+func checkURL(add func(string, string, ...any), path, raw string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		add(path, "%q is not an absolute https URL (e.g. https://shop.example/thanks)", raw)
+	}
+}
+
+// checkEmail reports a set value that is not a bare email address.
+func checkEmail(add func(string, string, ...any), path, raw string) {
+	if raw == "" {
+		return
+	}
+	if !ValidEmail(raw) {
+		add(path, "%q is not an email address (write it bare, e.g. reviews@shop.example)", raw)
+	}
+}
+
+// ValidEmail reports whether s is a bare address (no display name, no comments) with a
+// dotted domain, as Trustpilot accepts it.
+func ValidEmail(s string) bool {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Name != "" || a.Address != s {
+		return false
+	}
+	domain := s[strings.LastIndexByte(s, '@')+1:]
+	return strings.Contains(strings.Trim(domain, "."), ".")
+}

@@ -1,0 +1,15 @@
+// Package activation loads and validates the activation file: destinations (a Trustpilot
+// business unit and the names of the variables holding its credentials) and activations
+// (which rows go to which destination and how a row becomes an invitation).
+//
+// Invariants:
+//   - A File returned by Load or Parse is valid: it matched schemas/activations.v1.schema.json
+//     and passed the semantic checks (unique names, known destinations, an invitation type
+//     for every activation, SKUs for product invitations, absolute https URLs, valid
+//     emails). Every other package may rely on that without checking again.
+//   - An invalid file yields a *ValidationError listing every problem found, each with its
+//     path in the file, e.g. "activations[1].mapping.consumer_email: required".
+//   - Defaults are applied once, here: a destination without rate_limit gets Trustpilot's
+//     guidance (833 calls per 5 minutes, 10,000 per hour).
+//   - The file never holds secrets, only the names of environment variables.
+package activation

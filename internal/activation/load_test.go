@@ -1,0 +1,255 @@
+package activation
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// valid is a minimal valid file the bad cases start from.
+const valid = `
+destinations:
+  - name: shop-eu
+    business_unit_id: 507f191e810c19729de860ea
+    credentials: { api_key_env: TP_KEY, api_secret_env: TP_SECRET }
+activations:
+  - id: orders-service
+    destination: shop-eu
+    invitation_type: service
+    mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
+`
+
+func TestParseReportsEveryProblemWithItsPath(t *testing.T) {
+	tests := []struct {
+		name string
+		yaml string
+		want []string
+	}{
+		{
+			name: "missing required mapping",
+			yaml: strings.Replace(valid, "consumer_email: email, ", "", 1),
+			want: []string{"activations[0].mapping.consumer_email: required"},
+		},
+		{
+			name: "second activation misses its mappings",
+			yaml: valid + `
+  - id: orders-2
+    destination: shop-eu
+    invitation_type: service
+    mapping: { reference_number: order_id }
+`,
+			want: []string{
+				"activations[1].mapping.consumer_name: required",
+				"activations[1].mapping.consumer_email: required",
+			},
+		},
+		{
+			name: "unknown field is a typo, not ignored",
+			yaml: strings.Replace(valid, "invitation_type: service", "invitation_typ: service", 1),
+			want: []string{
+				"activations[0].invitation_typ: unknown field (check its spelling and level)",
+				"activations[0].invitation_type: required: set service, product or both here or in the destination's defaults",
+			},
+		},
+		{
+			name: "bad id and unknown invitation type",
+			yaml: strings.Replace(strings.Replace(valid, "id: orders-service", "id: Orders_Service", 1), "invitation_type: service", "invitation_type: email", 1),
+			want: []string{
+				`activations[0].id: "Orders_Service" does not match lowercase letters, digits and '-' (e.g. orders-service)`,
+				"activations[0].invitation_type: value must be one of 'service', 'product', 'both'",
+			},
+		},
+		{
+			name: "unknown destination",
+			yaml: strings.Replace(valid, "destination: shop-eu", "destination: shop-us", 1),
+			want: []string{`activations[0].destination: "shop-us" is not a destination of this file (add it under destinations or fix the name)`},
+		},
+		{
+			name: "duplicate ids and destination names",
+			yaml: strings.Replace(valid, "activations:", `  - name: shop-eu
+    business_unit_id: 507f191e810c19729de860eb
+    credentials: { api_key_env: TP_KEY, api_secret_env: TP_SECRET }
+activations:`, 1) + `
+  - id: orders-service
+    destination: shop-eu
+    invitation_type: service
+    mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
+`,
+			want: []string{
+				`destinations[1].name: "shop-eu" is already the name of destinations[0]`,
+				`activations[1].id: "orders-service" is already the id of activations[0]`,
+			},
+		},
+		{
+			name: "no invitation type here nor in the destination's defaults",
+			yaml: strings.Replace(valid, "    invitation_type: service\n", "", 1),
+			want: []string{"activations[0].invitation_type: required: set service, product or both here or in the destination's defaults"},
+		},
+		{
+			name: "sku per row without product_sku mapping",
+			yaml: strings.Replace(valid, "invitation_type: service", "invitation_type: product\n    product: { sku_per_row: true }", 1),
+			want: []string{"activations[0].mapping.product_sku: required when product.sku_per_row is true: name the column that holds the SKU"},
+		},
+		{
+			name: "fixed skus missing",
+			yaml: strings.Replace(valid, "invitation_type: service", "invitation_type: both", 1),
+			want: []string{"activations[0].product.skus: required for both invitations: list the SKUs, or set sku_per_row: true and map product_sku"},
+		},
+		{
+			name: "sku per row and fixed skus together",
+			yaml: strings.Replace(strings.Replace(valid, "invitation_type: service", "invitation_type: product\n    product: { sku_per_row: true, skus: [A] }", 1), "order_id }", "order_id, product_sku: sku }", 1),
+			want: []string{"activations[0].product.skus: set either sku_per_row or skus, not both"},
+		},
+		{
+			name: "http redirect, relative redirect and bad emails",
+			yaml: strings.Replace(valid, "invitation_type: service", `invitation_type: service
+    service: { redirect_uri: "http://shop.example/thanks" }
+    sender_email: "Shop <shop@example.com>"
+    reply_to: care@localhost`, 1),
+			want: []string{
+				`activations[0].service.redirect_uri: "http://shop.example/thanks" is not an absolute https URL (e.g. https://shop.example/thanks)`,
+				`activations[0].sender_email: "Shop <shop@example.com>" is not an email address (write it bare, e.g. reviews@shop.example)`,
+				`activations[0].reply_to: "care@localhost" is not an email address (write it bare, e.g. reviews@shop.example)`,
+			},
+		},
+		{
+			name: "relative redirect in destination defaults",
+			yaml: strings.Replace(valid, "    credentials:", "    defaults: { product_redirect_uri: /thanks }\n    credentials:", 1),
+			want: []string{`destinations[0].defaults.product_redirect_uri: "/thanks" is not an absolute https URL (e.g. https://shop.example/thanks)`},
+		},
+		{
+			name: "secret in place of a variable name, half a password grant",
+			yaml: strings.Replace(valid, "api_secret_env: TP_SECRET", "api_secret_env: s3cr3t-v@lue, username_env: TP_USER", 1),
+			want: []string{
+				`destinations[0].credentials.api_secret_env: "s3cr3t-v@lue" does not match an environment variable name (e.g. TP_SHOP_EU_API_KEY)`,
+				"destinations[0].credentials: username_env and password_env go together (password grant); set both or neither",
+			},
+		},
+		{
+			name: "password grant needs both variables",
+			yaml: strings.Replace(valid, "api_secret_env: TP_SECRET", "api_secret_env: TP_SECRET, username_env: TP_USER", 1),
+			want: []string{"destinations[0].credentials: username_env and password_env go together (password grant); set both or neither"},
+		},
+		{
+			name: "rate limit of the wrong type and zero",
+			yaml: strings.Replace(valid, "    credentials:", "    rate_limit: { per_5min: lots, per_hour: 0 }\n    credentials:", 1),
+			want: []string{
+				"destinations[0].rate_limit.per_5min: got string, want integer",
+				"destinations[0].rate_limit.per_hour: minimum: got 0, want 1",
+			},
+		},
+		{
+			name: "bad schedule",
+			yaml: valid + "    schedule: every day\n",
+			want: []string{`activations[0].schedule: "every day" does not match a duration such as 15m or 1h30m`},
+		},
+		{
+			name: "source without type",
+			yaml: valid + "    source: { path: /data/orders.csv }\n",
+			want: []string{"activations[0].source.type: required"},
+		},
+		{
+			name: "empty file",
+			yaml: "",
+			want: []string{"the file is empty: it needs destinations and activations"},
+		},
+		{
+			name: "not YAML",
+			yaml: "destinations: [\n",
+			want: []string{"not valid YAML: line 1: did not find expected node content"},
+		},
+		{
+			name: "no activations",
+			yaml: strings.Split(valid, "activations:")[0],
+			want: []string{"activations: required"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Parse([]byte(tt.yaml))
+			var ve *ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("Parse = %v, %v; want a *ValidationError", f, err)
+			}
+			var got []string
+			for _, p := range ve.Problems {
+				got = append(got, p.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+func TestLoadExampleAppliesDefaults(t *testing.T) {
+	f, err := Load(filepath.Join("..", "..", "schemas", "examples", "activations.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, ok := f.Destination("shop-eu")
+	if !ok || d.RateLimit != (RateLimit{Per5Min: 833, PerHour: 10000}) {
+		t.Fatalf("destination shop-eu = %+v, %v", d, ok)
+	}
+	tests := []struct {
+		id       string
+		typ      InvitationType
+		schedule time.Duration
+	}{
+		{"orders-service", Service, 0}, // from the destination's defaults
+		{"orders-product", Product, 0},
+		{"orders-both", Both, 15 * time.Minute},
+	}
+	for _, tt := range tests {
+		a, ok := f.Activation(tt.id)
+		if !ok {
+			t.Fatalf("activation %s missing", tt.id)
+		}
+		if a.InvitationType != tt.typ || a.Schedule != tt.schedule {
+			t.Errorf("%s: type %q schedule %s, want %q %s", tt.id, a.InvitationType, a.Schedule, tt.typ, tt.schedule)
+		}
+	}
+	if _, ok := f.Activation("nope"); ok {
+		t.Error("Activation(nope) found something")
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(path, []byte(strings.Replace(valid, "consumer_name: name, ", "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(path)
+	want := path + " is invalid (1 problem):\n  activations[0].mapping.consumer_name: required"
+	if err == nil || err.Error() != want {
+		t.Errorf("Load error = %v\nwant %s", err, want)
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml")); err == nil || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load of a missing file = %v, want os.ErrNotExist", err)
+	}
+}
+
+func TestValidEmail(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"ann@example.com", true},
+		{"ann.lee+tag@sub.example.co.uk", true},
+		{"ann@", false},
+		{"@example.com", false},
+		{"ann@localhost", false},
+		{"Ann <ann@example.com>", false},
+		{"ann@example.com ", false},
+		{"ann example@example.com", false},
+		{"", false},
+	}
+	for _, tt := range tests {
+		if got := ValidEmail(tt.in); got != tt.want {
+			t.Errorf("ValidEmail(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}

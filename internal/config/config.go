@@ -1,0 +1,392 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// Common holds what every command that reads the activation file needs.
+type Common struct {
+	// Activations is the path of the activation configuration. Default activations.yaml.
+	Activations string `envconfig:"INVITEPIPE_ACTIVATIONS" default:"activations.yaml" desc:"path of the activation configuration (YAML)"`
+	// LogLevel is a zerolog level: trace, debug, info, warn, error. Default info.
+	LogLevel string `envconfig:"INVITEPIPE_LOG_LEVEL" default:"info" desc:"log level (trace, debug, info, warn, error); logs are JSON on stdout"`
+}
+
+// Kafka holds the connection to the brokers and the names of the topics and group.
+type Kafka struct {
+	// Brokers are the bootstrap brokers, host:port each. Default localhost:9092.
+	Brokers []string `envconfig:"INVITEPIPE_KAFKA_BROKERS" default:"localhost:9092" desc:"comma-separated bootstrap brokers (host:port)"`
+	// Topic is the rows topic. Default invitepipe.rows.
+	Topic string `envconfig:"INVITEPIPE_KAFKA_TOPIC" default:"invitepipe.rows" desc:"rows topic"`
+	// DLQTopic is the dead-letter topic. Default invitepipe.rows.dlq.
+	DLQTopic string `envconfig:"INVITEPIPE_KAFKA_DLQ_TOPIC" default:"invitepipe.rows.dlq" desc:"dead-letter topic"`
+	// Group is the consumer group. Default invitepipe.
+	Group string `envconfig:"INVITEPIPE_KAFKA_GROUP" default:"invitepipe" desc:"consumer group"`
+	// TLS turns on TLS to the brokers, verified against the system roots or TLSCAFile.
+	// Default off.
+	TLS bool `envconfig:"INVITEPIPE_KAFKA_TLS" default:"false" desc:"connect to the brokers with TLS"`
+	// TLSCAFile is a PEM file of CAs that sign the brokers' certificates. Default: the
+	// system roots.
+	TLSCAFile string `envconfig:"INVITEPIPE_KAFKA_TLS_CA_FILE" desc:"PEM file of CAs for the brokers' certificates (default: system roots)"`
+	// SASLMechanism is empty (no SASL), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512. Default off.
+	SASLMechanism string `envconfig:"INVITEPIPE_KAFKA_SASL_MECHANISM" desc:"SASL mechanism: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (default: none)"`
+	// SASLUsername is the SASL user; required with a mechanism.
+	SASLUsername string `envconfig:"INVITEPIPE_KAFKA_SASL_USERNAME" desc:"SASL username"`
+	// SASLPassword is the SASL password; required with a mechanism. Never printed.
+	SASLPassword string `envconfig:"INVITEPIPE_KAFKA_SASL_PASSWORD" desc:"SASL password (secret)"`
+}
+
+// Redis holds the connection to the Redis that keeps the ledger, the shared rate limits
+// and the producer's state.
+type Redis struct {
+	// URL is redis://[user:password@]host:port/db, or rediss:// for TLS. Default
+	// redis://localhost:6379/0.
+	URL string `envconfig:"INVITEPIPE_REDIS_URL" default:"redis://localhost:6379/0" desc:"ledger, rate limits, producer state: redis://[:password@]host:port/db (rediss:// for TLS)"`
+	// Password overrides the password in URL, so the URL can live in a ConfigMap and the
+	// password in a Secret. Never printed.
+	Password string `envconfig:"INVITEPIPE_REDIS_PASSWORD" desc:"Redis password (secret; overrides the one in the URL)"`
+}
+
+// Trustpilot holds the API hosts and the per-call timeout. Credentials are per
+// destination and live in the variables the activation file names.
+type Trustpilot struct {
+	// APIURL is the host for tokens and business unit lookups. Default
+	// https://api.trustpilot.com.
+	APIURL string `envconfig:"INVITEPIPE_TRUSTPILOT_API_URL" default:"https://api.trustpilot.com" desc:"Trustpilot token host"`
+	// InvitationsURL is the host for invitations and templates. Default
+	// https://invitations-api.trustpilot.com.
+	InvitationsURL string `envconfig:"INVITEPIPE_TRUSTPILOT_INVITATIONS_URL" default:"https://invitations-api.trustpilot.com" desc:"Trustpilot invitations host"`
+	// RequestTimeout bounds one HTTP call to Trustpilot. Default 30s.
+	RequestTimeout time.Duration `envconfig:"INVITEPIPE_TRUSTPILOT_REQUEST_TIMEOUT" default:"30s" desc:"timeout of one call to Trustpilot"`
+}
+
+// Admin holds the health and metrics server.
+type Admin struct {
+	// Addr is where /livez, /readyz and /metrics listen. Default :9090.
+	Addr string `envconfig:"INVITEPIPE_ADMIN_ADDR" default:":9090" desc:"address of /livez, /readyz and /metrics"`
+}
+
+// Delivery holds the consumer's delivery policy.
+type Delivery struct {
+	// UnknownOutcome is what to do with a reservation that expired unconfirmed: dlq or
+	// resend. Default dlq.
+	UnknownOutcome string `envconfig:"INVITEPIPE_UNKNOWN_OUTCOME" default:"dlq" desc:"dlq or resend: what to do with an expired, unconfirmed reservation"`
+	// LedgerLease is how long a reservation outlives a silent worker; it must be longer
+	// than one call to Trustpilot with its timeout. Default 2m.
+	LedgerLease time.Duration `envconfig:"INVITEPIPE_LEDGER_LEASE" default:"2m" desc:"how long a reservation outlives a silent worker; longer than one Trustpilot call"`
+	// LedgerRetention is how long a confirmed reference is remembered. Default 9600h
+	// (400 days: longer than Trustpilot's default once-a-year frequency).
+	LedgerRetention time.Duration `envconfig:"INVITEPIPE_LEDGER_RETENTION" default:"9600h" desc:"how long a sent reference number is remembered (400 days)"`
+}
+
+// Consumer is the configuration of `invitepipe consume`.
+type Consumer struct {
+	Common
+	Kafka
+	Redis
+	Trustpilot
+	Admin
+	Delivery
+}
+
+// Load reads spec (a pointer to one of this package's command structs) from the
+// environment and validates it. The error lists every problem, one per line.
+func Load(spec Validator) error {
+	if err := envconfig.Process("", spec); err != nil {
+		return envError(err)
+	}
+	return spec.Validate()
+}
+
+// Validator is a configuration that can check itself.
+type Validator interface {
+	Validate() error
+}
+
+// envError turns envconfig's parse error into one that names the variable and the fix.
+func envError(err error) error {
+	var pe *envconfig.ParseError
+	if errors.As(err, &pe) {
+		return &FieldError{Var: pe.KeyName, Problem: fmt.Sprintf("%q is not a valid %s", pe.Value, pe.TypeName), Fix: typeHint(pe.TypeName)}
+	}
+	return err
+}
+
+func typeHint(typeName string) string {
+	switch typeName {
+	case "time.Duration":
+		return `use a Go duration such as "30s", "2m" or "9600h"`
+	case "bool":
+		return `use "true" or "false"`
+	case "int":
+		return "use a whole number"
+	}
+	return ""
+}
+
+// FieldError is one invalid variable.
+type FieldError struct {
+	Var     string // the environment variable, e.g. INVITEPIPE_KAFKA_BROKERS
+	Problem string // what is wrong with its value
+	Fix     string // what to set instead; may be empty
+}
+
+func (e *FieldError) Error() string {
+	if e.Fix == "" {
+		return e.Var + ": " + e.Problem
+	}
+	return e.Var + ": " + e.Problem + "; " + e.Fix
+}
+
+// problems collects FieldErrors in the order the checks run.
+type problems []error
+
+func (p *problems) add(v, problem, fix string) {
+	*p = append(*p, &FieldError{Var: v, Problem: problem, Fix: fix})
+}
+
+func (p problems) err() error { return errors.Join(p...) }
+
+// Validate checks the settings every command shares.
+func (c *Common) Validate() error {
+	var p problems
+	if strings.TrimSpace(c.Activations) == "" {
+		p.add("INVITEPIPE_ACTIVATIONS", "empty", "set the path of the activation file")
+	}
+	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
+		p.add("INVITEPIPE_LOG_LEVEL", fmt.Sprintf("%q is not a level", c.LogLevel), "use trace, debug, info, warn or error")
+	}
+	return p.err()
+}
+
+// SASL mechanisms the consumer and producer support.
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
+
+// Validate checks the broker addresses, topic names and security settings.
+func (k *Kafka) Validate() error {
+	var p problems
+	if len(k.Brokers) == 0 {
+		p.add("INVITEPIPE_KAFKA_BROKERS", "empty", "list at least one broker as host:port")
+	}
+	for _, b := range k.Brokers {
+		if _, port, err := net.SplitHostPort(strings.TrimSpace(b)); err != nil || port == "" {
+			p.add("INVITEPIPE_KAFKA_BROKERS", fmt.Sprintf("%q is not host:port", b), "write each broker as host:port, e.g. kafka-0.kafka:9092")
+		}
+	}
+	for _, t := range []struct{ name, value string }{
+		{"INVITEPIPE_KAFKA_TOPIC", k.Topic},
+		{"INVITEPIPE_KAFKA_DLQ_TOPIC", k.DLQTopic},
+		{"INVITEPIPE_KAFKA_GROUP", k.Group},
+	} {
+		if problem := checkKafkaName(t.value); problem != "" {
+			p.add(t.name, problem, "use 1 to 249 characters of letters, digits, '.', '_' and '-'")
+		}
+	}
+	if k.Topic != "" && k.Topic == k.DLQTopic {
+		p.add("INVITEPIPE_KAFKA_DLQ_TOPIC", "is the rows topic", "give the dead-letter topic its own name, e.g. "+k.Topic+".dlq")
+	}
+	if k.SASLMechanism != "" {
+		if !slices.Contains(saslMechanisms, k.SASLMechanism) {
+			p.add("INVITEPIPE_KAFKA_SASL_MECHANISM", fmt.Sprintf("%q is not supported", k.SASLMechanism), "use "+strings.Join(saslMechanisms, ", ")+" or leave it empty")
+		}
+		if k.SASLUsername == "" {
+			p.add("INVITEPIPE_KAFKA_SASL_USERNAME", "empty while a SASL mechanism is set", "set the SASL username")
+		}
+		if k.SASLPassword == "" {
+			p.add("INVITEPIPE_KAFKA_SASL_PASSWORD", "empty while a SASL mechanism is set", "set the SASL password")
+		}
+	}
+	if k.TLSCAFile != "" && !k.TLS {
+		p.add("INVITEPIPE_KAFKA_TLS_CA_FILE", "set while TLS is off", "set INVITEPIPE_KAFKA_TLS=true or unset the CA file")
+	}
+	return p.err()
+}
+
+// checkKafkaName returns what is wrong with a topic or group name, or "".
+func checkKafkaName(name string) string {
+	switch {
+	case name == "":
+		return "empty"
+	case len(name) > 249:
+		return "longer than 249 characters"
+	case name == "." || name == "..":
+		return fmt.Sprintf("%q is reserved", name)
+	}
+	for _, r := range name {
+		if !(r == '.' || r == '_' || r == '-' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return fmt.Sprintf("%q contains %q", name, r)
+		}
+	}
+	return ""
+}
+
+// Validate checks that the Redis URL parses.
+func (r *Redis) Validate() error {
+	var p problems
+	if _, err := r.Options(); err != nil {
+		p.add("INVITEPIPE_REDIS_URL", err.Error(), "use redis://[:password@]host:port/db or rediss:// for TLS")
+	}
+	return p.err()
+}
+
+// Options returns the go-redis options for URL with Password applied.
+func (r *Redis) Options() (*redis.Options, error) {
+	opt, err := redis.ParseURL(r.URL)
+	if err != nil {
+		// go-redis quotes the URL, password included: say what is wrong without it.
+		return nil, fmt.Errorf("%q is not a Redis URL", redactURL(r.URL))
+	}
+	if r.Password != "" {
+		opt.Password = r.Password
+	}
+	return opt, nil
+}
+
+// Validate checks the API hosts and the timeout.
+func (t *Trustpilot) Validate() error {
+	var p problems
+	for _, u := range []struct{ name, value string }{
+		{"INVITEPIPE_TRUSTPILOT_API_URL", t.APIURL},
+		{"INVITEPIPE_TRUSTPILOT_INVITATIONS_URL", t.InvitationsURL},
+	} {
+		if problem := checkBaseURL(u.value); problem != "" {
+			p.add(u.name, problem, "use an absolute http(s) URL without a path, e.g. https://invitations-api.trustpilot.com")
+		}
+	}
+	if t.RequestTimeout <= 0 {
+		p.add("INVITEPIPE_TRUSTPILOT_REQUEST_TIMEOUT", fmt.Sprintf("%s is not positive", t.RequestTimeout), `use a duration such as "30s"`)
+	}
+	return p.err()
+}
+
+func checkBaseURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("%q does not parse", raw)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Sprintf("%q is not an http(s) URL", raw)
+	case u.Host == "":
+		return fmt.Sprintf("%q has no host", raw)
+	case u.User != nil:
+		return "must not carry credentials"
+	}
+	return ""
+}
+
+// Validate checks the admin address.
+func (a *Admin) Validate() error {
+	var p problems
+	if _, _, err := net.SplitHostPort(a.Addr); err != nil {
+		p.add("INVITEPIPE_ADMIN_ADDR", fmt.Sprintf("%q is not [host]:port", a.Addr), `use ":9090" or "127.0.0.1:9090"`)
+	}
+	return p.err()
+}
+
+// Validate checks the delivery policy.
+func (d *Delivery) Validate() error {
+	var p problems
+	if d.UnknownOutcome != "dlq" && d.UnknownOutcome != "resend" {
+		p.add("INVITEPIPE_UNKNOWN_OUTCOME", fmt.Sprintf("%q is not a policy", d.UnknownOutcome), `use "dlq" (an operator decides) or "resend"`)
+	}
+	if d.LedgerLease <= 0 {
+		p.add("INVITEPIPE_LEDGER_LEASE", fmt.Sprintf("%s is not positive", d.LedgerLease), `use a duration such as "2m"`)
+	}
+	if d.LedgerRetention < 24*time.Hour {
+		p.add("INVITEPIPE_LEDGER_RETENTION", fmt.Sprintf("%s is shorter than a day", d.LedgerRetention), `keep sent references at least as long as the account's invitation frequency, e.g. "9600h"`)
+	}
+	return p.err()
+}
+
+// Validate checks every section and that the lease outlives one Trustpilot call.
+func (c *Consumer) Validate() error {
+	errs := []error{c.Common.Validate(), c.Kafka.Validate(), c.Redis.Validate(), c.Trustpilot.Validate(), c.Admin.Validate(), c.Delivery.Validate()}
+	if c.LedgerLease > 0 && c.RequestTimeout > 0 && c.LedgerLease <= c.RequestTimeout {
+		errs = append(errs, &FieldError{
+			Var:     "INVITEPIPE_LEDGER_LEASE",
+			Problem: fmt.Sprintf("%s is not longer than INVITEPIPE_TRUSTPILOT_REQUEST_TIMEOUT (%s)", c.LedgerLease, c.RequestTimeout),
+			Fix:     "a reservation must outlive one call to Trustpilot: raise the lease or lower the timeout",
+		})
+	}
+	return errors.Join(errs...)
+}
+
+// String lists every variable with its value, secrets redacted, one per line.
+func String(spec any) string {
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	eachVar(reflect.ValueOf(spec).Elem(), func(f reflect.StructField, v reflect.Value) {
+		fmt.Fprintf(w, "%s\t%s\n", f.Tag.Get("envconfig"), displayValue(f, v))
+	})
+	w.Flush()
+	return b.String()
+}
+
+// eachVar calls fn for every tagged field, descending into embedded sections.
+func eachVar(v reflect.Value, fn func(reflect.StructField, reflect.Value)) {
+	for i := range v.NumField() {
+		f := v.Type().Field(i)
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			eachVar(v.Field(i), fn)
+			continue
+		}
+		if f.Tag.Get("envconfig") != "" {
+			fn(f, v.Field(i))
+		}
+	}
+}
+
+func displayValue(f reflect.StructField, v reflect.Value) string {
+	name := f.Tag.Get("envconfig")
+	switch {
+	case strings.HasSuffix(name, "_PASSWORD"):
+		if v.String() == "" {
+			return ""
+		}
+		return "REDACTED"
+	case strings.HasSuffix(name, "_URL"):
+		return redactURL(v.String())
+	case v.Kind() == reflect.Slice:
+		parts := make([]string, v.Len())
+		for i := range parts {
+			parts[i] = fmt.Sprint(v.Index(i).Interface())
+		}
+		return strings.Join(parts, ",")
+	}
+	return fmt.Sprint(v.Interface())
+}
+
+// redactURL hides the password of a URL, if it has one.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		if strings.Contains(raw, "@") {
+			return "REDACTED (unparsable URL with credentials)"
+		}
+		return raw
+	}
+	return u.Redacted()
+}
+
+// Usage writes the variables of spec with their defaults and meanings, for --help.
+func Usage(w io.Writer, spec any) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
+	eachVar(reflect.ValueOf(spec).Elem(), func(f reflect.StructField, _ reflect.Value) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Tag.Get("envconfig"), f.Tag.Get("default"), f.Tag.Get("desc"))
+	})
+	tw.Flush()
+}

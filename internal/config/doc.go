@@ -1,0 +1,11 @@
+// Package config reads invitepipe's settings from INVITEPIPE_* environment variables.
+//
+// Invariants:
+//   - Every variable has its full name in its struct tag and is read only under that
+//     name: an unprefixed LOG_LEVEL or KAFKA_BROKERS in a pod's environment is never
+//     picked up by accident.
+//   - Load never panics. It returns every problem at once, each naming the variable and
+//     the fix, so a bad deployment stops at start with one actionable message.
+//   - String never reveals a secret: passwords, in variables or inside URLs, print as
+//     "REDACTED".
+package config
