@@ -1,0 +1,44 @@
+# invitepipe: two commands matter. `make run` starts invitepipe on embedded defaults;
+# `make test` starts the real test services (Kafka, Redis, PostgreSQL) and runs every test.
+GO      ?= go
+BIN     := bin/invitepipe
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+# A service a test needs is a failure in CI; set CI=true to get that locally too.
+TESTFLAGS ?= -race -count=1 -timeout 25m
+
+.PHONY: run build test test-unit services-up services-down lint bench clean
+
+## run: start the Trustpilot sandbox on 127.0.0.1:8089 (the demo takes its place once it lands)
+run: build
+	$(BIN) sandbox
+
+## build: compile bin/invitepipe
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/invitepipe
+
+## test: start Kafka, Redis and PostgreSQL (scripts/services up) and run all tests against them
+test: services-up
+	eval "$$(scripts/services env)" && $(GO) test $(TESTFLAGS) ./...
+
+## test-unit: the tests that need no service (integration tests skip unless CI=true)
+test-unit:
+	$(GO) test -short $(TESTFLAGS) ./...
+
+services-up:
+	scripts/services up
+
+services-down:
+	scripts/services down
+
+## lint: gofmt and go vet must be clean
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## bench: benchmarks (numbers go into BENCHMARKS.md with the machine and the command)
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+clean:
+	rm -rf bin

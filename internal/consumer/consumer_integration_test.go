@@ -1,0 +1,266 @@
+package consumer_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/invitepipe/invitepipe/internal/consumer"
+	"github.com/invitepipe/invitepipe/internal/kafkaconn"
+	"github.com/invitepipe/invitepipe/internal/metrics"
+	"github.com/invitepipe/invitepipe/internal/testenv"
+)
+
+const partitions = 3
+
+// fastGroup keeps rebalances short in tests: the broker's minimum session timeout is 6s.
+var fastGroup = consumer.Config{
+	PartitionInflight: 8,
+	MaxInflight:       16,
+	CommitInterval:    100 * time.Millisecond,
+	DrainTimeout:      3 * time.Second,
+	SessionTimeout:    6 * time.Second,
+	HeartbeatInterval: time.Second,
+	RebalanceTimeout:  10 * time.Second,
+	FetchMaxWait:      100 * time.Millisecond,
+}
+
+// fixture is a fresh topic and group on the real broker.
+type fixture struct {
+	t       *testing.T
+	conn    *kafkaconn.Conn
+	topic   string
+	group   string
+	client  *kafka.Client
+	counter *handled
+}
+
+func newFixture(t *testing.T) *fixture {
+	brokers := testenv.Kafka(t)
+	f := &fixture{t: t, conn: &kafkaconn.Conn{Brokers: brokers, Dialer: &kafka.Dialer{Timeout: 10 * time.Second}, Transport: &kafka.Transport{}},
+		topic: testenv.UniqueName(t, "rows"), group: testenv.UniqueName(t, "group"), counter: newHandled()}
+	testenv.CreateTopic(t, brokers, f.topic, partitions)
+	f.client = &kafka.Client{Addr: kafka.TCP(brokers...), Transport: f.conn.Transport}
+	return f
+}
+
+// produce writes n messages keyed row-0..row-n-1 and returns the end offset of each
+// partition.
+func (f *fixture) produce(n int) map[int]int64 {
+	f.t.Helper()
+	w := &kafka.Writer{Addr: kafka.TCP(f.conn.Brokers...), Topic: f.topic, Balancer: &kafka.Hash{}, RequiredAcks: kafka.RequireAll, BatchSize: 500, BatchTimeout: 10 * time.Millisecond, Transport: f.conn.Transport}
+	defer w.Close()
+	msgs := make([]kafka.Message, n)
+	for i := range msgs {
+		msgs[i] = kafka.Message{Key: fmt.Appendf(nil, "row-%d", i), Value: fmt.Appendf(nil, `{"i":%d}`, i)}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := w.WriteMessages(ctx, msgs...); err != nil {
+		f.t.Fatalf("produce: %v", err)
+	}
+	ends := map[int]int64{}
+	for p := range partitions {
+		resp, err := f.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{f.topic: {kafka.LastOffsetOf(p)}}})
+		if err != nil {
+			f.t.Fatalf("list offsets: %v", err)
+		}
+		ends[p] = resp.Topics[f.topic][0].LastOffset
+	}
+	return ends
+}
+
+// committed returns the group's committed offset per partition (-1: none).
+func (f *fixture) committed() map[int]int64 {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := f.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: f.group, Topics: map[string][]int{f.topic: {0, 1, 2}}})
+	if err != nil {
+		return nil
+	}
+	out := map[int]int64{}
+	for _, p := range resp.Topics[f.topic] {
+		out[p.Partition] = p.CommittedOffset
+	}
+	return out
+}
+
+// waitCommitted waits until the group's commits reach ends on every partition.
+func (f *fixture) waitCommitted(ends map[int]int64, within time.Duration) {
+	f.t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		got := f.committed()
+		ok := got != nil
+		for p, end := range ends {
+			ok = ok && got[p] == end
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("committed offsets %v did not reach %v within %v", got, ends, within)
+		}
+		time.Sleep(50 * time.Millisecond) // polling interval of the condition, not a wait for an outcome
+	}
+}
+
+// start runs a consumer with h until the returned stop function is called; stop waits
+// for Run to return and fails the test on an error.
+func (f *fixture) start(h consumer.Handler) (stop func()) {
+	f.t.Helper()
+	log := zerolog.New(zerolog.NewTestWriter(f.t)).Level(zerolog.InfoLevel)
+	cfg := fastGroup
+	cfg.Topic, cfg.Group = f.topic, f.group
+	c, err := consumer.New(f.conn, cfg, h, log, metrics.New("test"))
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					f.t.Errorf("Run: %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				f.t.Error("Run did not return within 30s of cancel")
+			}
+		})
+	}
+	f.t.Cleanup(stop)
+	return stop
+}
+
+// handled counts, per key, how many times a message reached an outcome.
+type handled struct {
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func newHandled() *handled { return &handled{seen: map[string]int{}} }
+
+func (h *handled) add(key string) {
+	h.mu.Lock()
+	h.seen[key]++
+	h.mu.Unlock()
+}
+
+func (h *handled) missing(n int) []string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []string
+	for i := range n {
+		if k := fmt.Sprintf("row-%d", i); h.seen[k] == 0 {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// workload handles messages concurrently with random durations, as calls to Trustpilot
+// would take.
+func (f *fixture) workload(maxDelay time.Duration) consumer.HandlerFunc {
+	return func(ctx context.Context, stop <-chan struct{}, m kafka.Message) error {
+		select {
+		case <-time.After(rand.N(maxDelay)):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		f.counter.add(string(m.Key))
+		return nil
+	}
+}
+
+func TestConsumerCommitsEverythingHandled(t *testing.T) {
+	f := newFixture(t)
+	const n = 2000
+	ends := f.produce(n)
+	f.start(f.workload(5 * time.Millisecond))
+	f.waitCommitted(ends, 60*time.Second)
+	if m := f.counter.missing(n); len(m) > 0 {
+		t.Fatalf("%d messages committed without being handled, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+}
+
+// TestConsumerNeverCommitsPastAMessageWithoutOutcome holds one message in flight until
+// the consumer stops: the commit must stop right below it, and a new consumer must get
+// it again.
+func TestConsumerNeverCommitsPastAMessageWithoutOutcome(t *testing.T) {
+	f := newFixture(t)
+	const n = 300
+	ends := f.produce(n)
+	var heldOffset, heldPartition = int64(-1), -1
+	var mu sync.Mutex
+	held := make(chan struct{})
+	stop := f.start(consumer.HandlerFunc(func(ctx context.Context, stop <-chan struct{}, m kafka.Message) error {
+		if string(m.Key) == "row-7" {
+			mu.Lock()
+			heldOffset, heldPartition = m.Offset, m.Partition
+			mu.Unlock()
+			close(held)
+			select { // no outcome until the consumer drains
+			case <-stop:
+				return errors.New("abandoned at shutdown")
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		f.counter.add(string(m.Key))
+		return nil
+	}))
+	<-held
+	// Every other partition reaches its end; the held one stops at the held message.
+	mu.Lock()
+	want := map[int]int64{}
+	for p, end := range ends {
+		want[p] = end
+	}
+	want[heldPartition] = heldOffset
+	mu.Unlock()
+	f.waitCommitted(want, 60*time.Second)
+	stop()
+	if got := f.committed()[heldPartition]; got != heldOffset {
+		t.Fatalf("after shutdown partition %d committed %d, want %d (the held message)", heldPartition, got, heldOffset)
+	}
+	// A new member resumes at the held message and finishes.
+	f.start(f.workload(time.Millisecond))
+	f.waitCommitted(ends, 60*time.Second)
+	if m := f.counter.missing(n); len(m) > 0 {
+		t.Fatalf("missing after restart: %v", m)
+	}
+}
+
+// TestConsumerRebalance runs three members, stops one mid-stream and starts another:
+// every message is handled and the commits reach the end.
+func TestConsumerRebalance(t *testing.T) {
+	f := newFixture(t)
+	const n = 3000
+	ends := f.produce(n)
+	slow := f.workload(20 * time.Millisecond)
+	stopA := f.start(slow)
+	f.start(slow)
+	f.start(slow)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(f.counter.missing(n)) > n*3/4 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond) // poll until a quarter is handled
+	}
+	stopA()
+	f.start(slow)
+	f.waitCommitted(ends, 90*time.Second)
+	if m := f.counter.missing(n); len(m) > 0 {
+		t.Fatalf("%d messages lost in the rebalance, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+}
