@@ -81,7 +81,7 @@ type Activation struct {
 	Destination string `yaml:"destination"`
 	// InvitationType is this activation's type; empty means the destination's default.
 	// After Load it is always set (see Effective).
-	InvitationType InvitationType `yaml:"invitation_type"`
+	InvitationType InvitationType   `yaml:"invitation_type"`
 	Service        *ServiceSettings `yaml:"service"`
 	Product        *ProductSettings `yaml:"product"`
 	SenderName     string           `yaml:"sender_name"`
