@@ -1,0 +1,12 @@
+// Package admin serves /livez, /readyz and /metrics for Kubernetes and Prometheus.
+//
+// Invariants:
+//   - /livez answers 200 while the process can serve HTTP and its liveness probe (if
+//     any) says it makes progress; it never checks Kafka, Redis or Trustpilot, so a
+//     dependency outage never restarts healthy pods.
+//   - /readyz answers 200 only when every readiness check passes and the process is not
+//     draining; 503 otherwise. Its JSON body names each check's result and lists the
+//     destinations paused as misconfigured (these do not make the pod unready: the
+//     invitepipe_destination_paused metric alerts on them).
+//   - /metrics exposes only the registry it was given.
+package admin
