@@ -1,0 +1,120 @@
+package testenv
+
+import (
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Variables that locate the shared services; `scripts/services env` prints them.
+const (
+	// KafkaBrokersEnv holds comma-separated bootstrap brokers, e.g. 127.0.0.1:9092.
+	KafkaBrokersEnv = "INVITEPIPE_TEST_KAFKA_BROKERS"
+	// RedisURLEnv holds a redis:// URL with the test password.
+	RedisURLEnv = "INVITEPIPE_TEST_REDIS_URL"
+	// PostgresURLEnv holds a postgres:// URL of the test database.
+	PostgresURLEnv = "INVITEPIPE_TEST_POSTGRES_URL"
+)
+
+// dialTimeout bounds the reachability check of one address.
+const dialTimeout = 3 * time.Second
+
+const startHint = "start them with `scripts/services up` and `eval \"$(scripts/services env)\"`"
+
+// Kafka returns the bootstrap brokers of the shared Kafka cluster.
+func Kafka(t testing.TB) []string {
+	t.Helper()
+	value, ok := lookup(t, KafkaBrokersEnv)
+	if !ok {
+		return nil
+	}
+	var brokers []string
+	for _, b := range strings.Split(value, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			brokers = append(brokers, b)
+		}
+	}
+	if !reachable(t, KafkaBrokersEnv, brokers...) {
+		return nil
+	}
+	return brokers
+}
+
+// RedisURL returns the URL of the shared Redis, password included.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	return serviceURL(t, RedisURLEnv, "6379")
+}
+
+// PostgresURL returns the URL of the shared PostgreSQL test database.
+func PostgresURL(t testing.TB) string {
+	t.Helper()
+	return serviceURL(t, PostgresURLEnv, "5432")
+}
+
+// serviceURL reads a URL from env and checks that its host answers, on defaultPort when the
+// URL names none.
+func serviceURL(t testing.TB, env, defaultPort string) string {
+	t.Helper()
+	value, ok := lookup(t, env)
+	if !ok {
+		return ""
+	}
+	u, err := url.Parse(value)
+	if err != nil || u.Hostname() == "" {
+		t.Fatalf("testenv: %s=%q is not a URL with a host; set it from `scripts/services env`", env, value)
+		return ""
+	}
+	port := u.Port()
+	if port == "" {
+		port = defaultPort
+	}
+	if !reachable(t, env, net.JoinHostPort(u.Hostname(), port)) {
+		return ""
+	}
+	return value
+}
+
+// lookup returns the value of env, reporting the service unavailable when it is unset.
+func lookup(t testing.TB, env string) (string, bool) {
+	t.Helper()
+	value := strings.TrimSpace(os.Getenv(env))
+	if value == "" {
+		unavailable(t, "%s is not set", env)
+		return "", false
+	}
+	return value, true
+}
+
+// reachable reports whether every address accepts a TCP connection, reporting the service
+// unavailable when one does not.
+func reachable(t testing.TB, env string, addrs ...string) bool {
+	t.Helper()
+	if len(addrs) == 0 {
+		unavailable(t, "%s names no address", env)
+		return false
+	}
+	for _, addr := range addrs {
+		conn, err := net.DialTimeout("tcp", addr, dialTimeout)
+		if err != nil {
+			unavailable(t, "%s: %s does not answer: %v", env, addr, err)
+			return false
+		}
+		conn.Close()
+	}
+	return true
+}
+
+// unavailable fails the test on CI, where every service must run, and skips it elsewhere.
+func unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := "testenv: service unavailable: " + format + "; " + startHint
+	if os.Getenv("CI") == "true" {
+		t.Fatalf(msg, args...)
+		return
+	}
+	t.Skipf(msg, args...)
+}
