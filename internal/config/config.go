@@ -390,3 +390,14 @@ func Usage(w io.Writer, spec any) {
 	})
 	tw.Flush()
 }
+
+// Check is the configuration of `invitepipe check`.
+type Check struct {
+	Common
+	Trustpilot
+}
+
+// Validate checks every section.
+func (c *Check) Validate() error {
+	return errors.Join(c.Common.Validate(), c.Trustpilot.Validate())
+}
