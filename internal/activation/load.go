@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,6 +94,8 @@ func Parse(data []byte) (*File, error) {
 			return nil, fmt.Errorf("activation schema: %w", err)
 		}
 		problems = schemaProblems(ve)
+		// The validator walks objects in map order: sort for a stable report.
+		slices.SortStableFunc(problems, func(a, b Problem) int { return strings.Compare(sortKey(a.Path), sortKey(b.Path)) })
 	}
 	var f File
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -195,6 +198,25 @@ func patternHint(pattern string) string {
 		return "a duration such as 15m or 1h30m"
 	}
 	return pattern
+}
+
+// sortKey pads the indexes of a path so that activations[2] sorts before activations[10].
+func sortKey(path string) string {
+	var b strings.Builder
+	for i := 0; i < len(path); i++ {
+		if path[i] != '[' {
+			b.WriteByte(path[i])
+			continue
+		}
+		end := strings.IndexByte(path[i:], ']')
+		if end < 0 {
+			b.WriteString(path[i:])
+			break
+		}
+		fmt.Fprintf(&b, "[%010s]", path[i+1:i+end])
+		i += end
+	}
+	return b.String()
 }
 
 // pathOf writes a JSON pointer's tokens as activations[1].mapping.consumer_email.

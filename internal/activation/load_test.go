@@ -42,8 +42,8 @@ func TestParseReportsEveryProblemWithItsPath(t *testing.T) {
     mapping: { reference_number: order_id }
 `,
 			want: []string{
-				"activations[1].mapping.consumer_name: required",
 				"activations[1].mapping.consumer_email: required",
+				"activations[1].mapping.consumer_name: required",
 			},
 		},
 		{

@@ -5,8 +5,8 @@
 //   - Precedence, field by field: a value set on the activation wins; else the
 //     destination's default; else the mapped column of the row; else the field is
 //     omitted and Trustpilot's account defaults apply. Fixed values (activation or
-//     destination) apply to every row, and a row column they override is not read, so
-//     it cannot make the row invalid. Template ids and redirect URIs have no column;
+//     destination) apply to every row, trimmed, and a row column they override is not
+//     read, so it cannot make the row invalid. An empty fixed list (tags: []) is not set. Template ids and redirect URIs have no column;
 //     locale, location_id and the consumer fields come from the row only.
 //   - Tags set on the activation (service.tags) or else the destination
 //     (defaults.service_tags) replace the row's tags column; they are never merged.
@@ -25,8 +25,9 @@
 //     reference_number, and a SKU for product invitations) without a value, an invalid
 //     consumer_email (or sender_email, reply_to when they come from the row), a
 //     reference number holding any of # * + " % &, or a locale that is not
-//     language-REGION. The first problem found is reported, in the order of the
-//     invitation's fields.
+//     language-REGION. The first problem is reported, in the order of the mapping's
+//     fields: consumer_name, consumer_email, reference_number, reply_to, locale,
+//     sender_name, sender_email, location_id, tags, product_sku.
 //   - Locales are normalised: language of 2 or 3 ASCII letters, lowercased; region of 2
 //     ASCII letters, uppercased; "-" or "_" between them (en_us, EN-us -> en-US). Anything
 //     else (english, en, en-USA, es-419, zh-Hant-TW) is refused: Trustpilot's locales
