@@ -1,0 +1,83 @@
+package ratelimit
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults applied to zero Options fields.
+const (
+	DefaultKeyPrefix    = "invitepipe:ratelimit:"
+	DefaultMargin       = 250 * time.Millisecond
+	DefaultJitter       = 10 * time.Millisecond
+	DefaultCooldownBase = 5 * time.Second
+	DefaultCooldownMax  = 5 * time.Minute
+)
+
+// Options configures a Limiter. The zero value of every field means its default; every
+// replica sharing a destination must use the same KeyPrefix and Margin.
+type Options struct {
+	// KeyPrefix starts every Redis key of the limiter. Default DefaultKeyPrefix
+	// ("invitepipe:ratelimit:"). Must not contain '{' or '}': the destination is the
+	// keys' hash tag.
+	KeyPrefix string
+
+	// Margin is added to every window: a limit of N per W lets at most N slots be taken
+	// in any W+Margin on the Redis clock. It absorbs the difference between the delays of
+	// two calls from taking their slot to reaching Trustpilot, which is counted there, so
+	// no window of length W at Trustpilot sees N+1 calls while that difference stays below
+	// Margin. Its cost is Margin/W of the budget (0.08% of a 5-minute window).
+	// Default DefaultMargin (250ms). Must not be negative.
+	Margin time.Duration
+
+	// Jitter is the upper bound of a random delay added to each sleep of Wait, so that
+	// replicas waiting for the same slot do not all ask Redis at the same instant.
+	// Default DefaultJitter (10ms). Must not be negative.
+	Jitter time.Duration
+
+	// CooldownBase is the cool-down Throttled imposes after a 429 without Retry-After
+	// when the destination has had no cool-down for CooldownMax; each further such 429
+	// after a cool-down has ended doubles it. Default DefaultCooldownBase (5s). Must not
+	// be negative.
+	CooldownBase time.Duration
+
+	// CooldownMax caps the cool-downs of Throttled, and is how long after a cool-down
+	// ends the next 429 still counts as consecutive. Default DefaultCooldownMax (5m).
+	// Must not be negative, nor below CooldownBase.
+	CooldownMax time.Duration
+}
+
+// withDefaults returns o with its zero fields set to their defaults, or an error naming
+// the first field that is out of range and the fix.
+func (o Options) withDefaults() (Options, error) {
+	durations := []struct {
+		name  string
+		value *time.Duration
+		def   time.Duration
+	}{
+		{"Margin", &o.Margin, DefaultMargin},
+		{"Jitter", &o.Jitter, DefaultJitter},
+		{"CooldownBase", &o.CooldownBase, DefaultCooldownBase},
+		{"CooldownMax", &o.CooldownMax, DefaultCooldownMax},
+	}
+	for _, d := range durations {
+		if *d.value < 0 {
+			return o, fmt.Errorf("%w: Options.%s is %v; want 0 (default %v) or more", ErrInvalid, d.name, *d.value, d.def)
+		}
+		if *d.value == 0 {
+			*d.value = d.def
+		}
+	}
+	if o.CooldownMax < o.CooldownBase {
+		return o, fmt.Errorf("%w: Options.CooldownMax (%v) is below Options.CooldownBase (%v); raise CooldownMax or lower CooldownBase",
+			ErrInvalid, o.CooldownMax, o.CooldownBase)
+	}
+	if strings.ContainsAny(o.KeyPrefix, "{}") {
+		return o, fmt.Errorf("%w: Options.KeyPrefix %q contains '{' or '}'; remove them (the destination is the keys' hash tag)", ErrInvalid, o.KeyPrefix)
+	}
+	if o.KeyPrefix == "" {
+		o.KeyPrefix = DefaultKeyPrefix
+	}
+	return o, nil
+}
