@@ -79,7 +79,7 @@ func (o object) sub(key, at string) (object, error) {
 }
 
 var (
-	localeSyntax = regexp.MustCompile(`^[A-Za-z]{2}-[A-Za-z]{2}$`)
+	localeSyntax = regexp.MustCompile(`^[A-Za-z]{2,3}-[A-Za-z]{2}$`)
 	// sendTimeFormats are the three preferredSendTime formats Trustpilot accepts, all UTC.
 	sendTimeFormats = []struct {
 		syntax *regexp.Regexp
