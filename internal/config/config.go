@@ -92,6 +92,73 @@ type Delivery struct {
 	LedgerRetention time.Duration `envconfig:"INVITEPIPE_LEDGER_RETENTION" default:"9600h" desc:"how long a sent reference number is remembered (400 days)"`
 }
 
+// Processing holds the consumer's concurrency, retry budget and shutdown budget.
+type Processing struct {
+	// Concurrency bounds the messages handled at once by one process. Default 256.
+	Concurrency int `envconfig:"INVITEPIPE_CONCURRENCY" default:"256" desc:"messages handled at once by one process"`
+	// PartitionConcurrency bounds the messages of one partition handled at once. Default 32.
+	PartitionConcurrency int `envconfig:"INVITEPIPE_PARTITION_CONCURRENCY" default:"32" desc:"messages of one partition handled at once"`
+	// RetryMaxAttempts is how many calls a message may make before retries_exhausted.
+	// Default 10.
+	RetryMaxAttempts int `envconfig:"INVITEPIPE_RETRY_MAX_ATTEMPTS" default:"10" desc:"calls per message before it is dead-lettered as retries_exhausted"`
+	// RetryMaxElapsed is how long a message may keep retrying before retries_exhausted.
+	// Default 15m.
+	RetryMaxElapsed time.Duration `envconfig:"INVITEPIPE_RETRY_MAX_ELAPSED" default:"15m" desc:"time a message may keep retrying before it is dead-lettered"`
+	// RetryBackoff is the first retry's delay; it doubles per retry, with full jitter, up
+	// to RetryBackoffMax. Default 1s.
+	RetryBackoff time.Duration `envconfig:"INVITEPIPE_RETRY_BACKOFF" default:"1s" desc:"first retry delay; doubles per retry with jitter"`
+	// RetryBackoffMax caps the retry delay. Default 1m.
+	RetryBackoffMax time.Duration `envconfig:"INVITEPIPE_RETRY_BACKOFF_MAX" default:"1m" desc:"largest retry delay"`
+	// ProbeInterval is how often a paused (misconfigured) destination is tried again
+	// with one message. Default 30s.
+	ProbeInterval time.Duration `envconfig:"INVITEPIPE_DESTINATION_PROBE_INTERVAL" default:"30s" desc:"how often a paused destination is tried again"`
+	// DrainTimeout bounds the drain of in-flight messages at shutdown or rebalance.
+	// Default 10s; keep the pod's grace period longer.
+	DrainTimeout time.Duration `envconfig:"INVITEPIPE_DRAIN_TIMEOUT" default:"10s" desc:"how long in-flight messages may finish at shutdown (pod grace period must be longer)"`
+	// SessionTimeout is how long the group waits for a silent member before moving its
+	// partitions. Default 20s; must exceed DrainTimeout.
+	SessionTimeout time.Duration `envconfig:"INVITEPIPE_KAFKA_SESSION_TIMEOUT" default:"20s" desc:"how long the group waits for a silent member"`
+	// WatchdogTimeout: the process exits non-zero when nothing was fetched for this long
+	// while the group has lag. Default 10m; 0 turns the watchdog off.
+	WatchdogTimeout time.Duration `envconfig:"INVITEPIPE_WATCHDOG_TIMEOUT" default:"10m" desc:"exit when nothing is fetched this long while lag exists (0: off)"`
+}
+
+// Validate checks the bounds.
+func (p *Processing) Validate() error {
+	var ps problems
+	positive := func(name string, v int) {
+		if v < 1 {
+			ps.add(name, fmt.Sprintf("%d is not positive", v), "use a whole number of at least 1")
+		}
+	}
+	positive("INVITEPIPE_CONCURRENCY", p.Concurrency)
+	positive("INVITEPIPE_PARTITION_CONCURRENCY", p.PartitionConcurrency)
+	positive("INVITEPIPE_RETRY_MAX_ATTEMPTS", p.RetryMaxAttempts)
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"INVITEPIPE_RETRY_MAX_ELAPSED", p.RetryMaxElapsed}, {"INVITEPIPE_RETRY_BACKOFF", p.RetryBackoff},
+		{"INVITEPIPE_RETRY_BACKOFF_MAX", p.RetryBackoffMax}, {"INVITEPIPE_DESTINATION_PROBE_INTERVAL", p.ProbeInterval},
+		{"INVITEPIPE_DRAIN_TIMEOUT", p.DrainTimeout}, {"INVITEPIPE_KAFKA_SESSION_TIMEOUT", p.SessionTimeout},
+	} {
+		if d.v <= 0 {
+			ps.add(d.name, fmt.Sprintf("%s is not positive", d.v), `use a duration such as "10s"`)
+		}
+	}
+	if p.WatchdogTimeout < 0 {
+		ps.add("INVITEPIPE_WATCHDOG_TIMEOUT", "is negative", `use a duration such as "10m", or 0 to turn the watchdog off`)
+	}
+	if p.RetryBackoffMax < p.RetryBackoff {
+		ps.add("INVITEPIPE_RETRY_BACKOFF_MAX", fmt.Sprintf("%s is below INVITEPIPE_RETRY_BACKOFF (%s)", p.RetryBackoffMax, p.RetryBackoff), "raise it")
+	}
+	if p.DrainTimeout >= p.SessionTimeout {
+		ps.add("INVITEPIPE_DRAIN_TIMEOUT", fmt.Sprintf("%s is not shorter than INVITEPIPE_KAFKA_SESSION_TIMEOUT (%s)", p.DrainTimeout, p.SessionTimeout),
+			"the final commit must happen while the group still counts this member: lower the drain or raise the session timeout")
+	}
+	return ps.err()
+}
+
 // Consumer is the configuration of `invitepipe consume`.
 type Consumer struct {
 	Common
@@ -100,6 +167,7 @@ type Consumer struct {
 	Trustpilot
 	Admin
 	Delivery
+	Processing
 }
 
 // Load reads spec (a pointer to one of this package's command structs) from the
@@ -313,7 +381,7 @@ func (d *Delivery) Validate() error {
 
 // Validate checks every section and that the lease outlives one Trustpilot call.
 func (c *Consumer) Validate() error {
-	errs := []error{c.Common.Validate(), c.Kafka.Validate(), c.Redis.Validate(), c.Trustpilot.Validate(), c.Admin.Validate(), c.Delivery.Validate()}
+	errs := []error{c.Common.Validate(), c.Kafka.Validate(), c.Redis.Validate(), c.Trustpilot.Validate(), c.Admin.Validate(), c.Delivery.Validate(), c.Processing.Validate()}
 	if c.LedgerLease > 0 && c.RequestTimeout > 0 && c.LedgerLease <= c.RequestTimeout {
 		errs = append(errs, &FieldError{
 			Var:     "INVITEPIPE_LEDGER_LEASE",

@@ -72,6 +72,15 @@ func TestLoadConsumer(t *testing.T) {
 			},
 		},
 		{
+			name: "drain not shorter than the session, backoff cap below its start",
+			env:  map[string]string{"INVITEPIPE_DRAIN_TIMEOUT": "20s", "INVITEPIPE_RETRY_BACKOFF": "2m", "INVITEPIPE_CONCURRENCY": "0"},
+			want: []string{
+				"INVITEPIPE_CONCURRENCY: 0 is not positive; use a whole number of at least 1",
+				"INVITEPIPE_RETRY_BACKOFF_MAX: 1m0s is below INVITEPIPE_RETRY_BACKOFF (2m0s); raise it",
+				"INVITEPIPE_DRAIN_TIMEOUT: 20s is not shorter than INVITEPIPE_KAFKA_SESSION_TIMEOUT (20s); the final commit must happen while the group still counts this member: lower the drain or raise the session timeout",
+			},
+		},
+		{
 			name: "short retention",
 			env:  map[string]string{"INVITEPIPE_LEDGER_RETENTION": "1h"},
 			want: []string{`INVITEPIPE_LEDGER_RETENTION: 1h0m0s is shorter than a day; keep sent references at least as long as the account's invitation frequency, e.g. "9600h"`},

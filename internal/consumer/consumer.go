@@ -305,12 +305,11 @@ func (c *Consumer) fetch(gctx context.Context, r *kafka.Reader, partSlots, pendi
 				return // the tokens taken die with the partition's channels
 			}
 		}
-		c.metrics.Inflight.Inc()
 		msg, err := c.fetchOne(gctx, r)
 		if err != nil {
-			c.metrics.Inflight.Dec()
 			return
 		}
+		c.metrics.Inflight.Inc()
 		select {
 		case out <- msg:
 		case <-gctx.Done():

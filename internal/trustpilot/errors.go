@@ -1,10 +1,13 @@
 package trustpilot
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -152,4 +155,29 @@ func (e *APIError) Unwrap() error { return e.Err }
 func IsRetryable(err error) bool {
 	e, ok := errors.AsType[*APIError](err)
 	return ok && e.Class.retryable()
+}
+
+// Ambiguous reports whether a failed CreateEmailInvitation may nonetheless have created
+// the invitation, so that sending it again could send it twice: the request may have
+// reached Trustpilot and no complete answer came back (a timeout, a connection cut, the
+// caller's context ending mid-call), or a gateway answered 502 or 504 for an origin that
+// may have processed it. A refused connection or an unknown host is not ambiguous, nor
+// is any answer Trustpilot gave itself (4xx, 500, 503, 520): Trustpilot has no
+// idempotency key, so only our ledger can tell the two apart, and it needs to know.
+func Ambiguous(err error) bool {
+	var e *APIError
+	if !errors.As(err, &e) {
+		return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
+	}
+	if e.Op != opInvite {
+		return false
+	}
+	switch e.Status {
+	case 0:
+		var dns *net.DNSError
+		return !errors.Is(e.Err, syscall.ECONNREFUSED) && !errors.As(e.Err, &dns)
+	case http.StatusBadGateway, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }

@@ -1,0 +1,1068 @@
+package deploy
+
+import (
+	"encoding/json"
+	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Paths, relative to this package's directory.
+const (
+	composeFile     = "../docker-compose.yml"
+	baseDir         = "kubernetes/base"
+	dashboardFile   = "monitoring/grafana-dashboard.json"
+	alertsFile      = "monitoring/alerts.yaml"
+	exampleActFile  = "../schemas/examples/activations.yaml"
+	configSource    = "../internal/config/config.go"
+	metricsSource   = "../internal/metrics/metrics.go"
+	consumerSource  = "../internal/consumer/consumer.go"
+	sandboxDefaults = "../internal/sandbox/config.go"
+	sandboxCommand  = "../cmd/invitepipe/sandbox.go"
+)
+
+// targetLabels are the labels Prometheus adds to every scraped series.
+var targetLabels = []string{"job", "instance", "namespace", "pod", "service", "container", "endpoint"}
+
+// ---- reading files ----
+
+// yamlDocs returns every document of a YAML file, decoded into maps and slices.
+func yamlDocs(t *testing.T, path string) []any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var docs []any
+	dec := yaml.NewDecoder(f)
+	for {
+		var doc any
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return docs
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		if doc != nil {
+			docs = append(docs, doc)
+		}
+	}
+}
+
+// yamlDoc returns the only document of a YAML file.
+func yamlDoc(t *testing.T, path string) any {
+	t.Helper()
+	docs := yamlDocs(t, path)
+	if len(docs) != 1 {
+		t.Fatalf("%s: %d documents, want 1", path, len(docs))
+	}
+	return docs[0]
+}
+
+// dig follows keys (string) and indices (int) into a decoded document; nil when absent.
+func dig(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, ok := v.(map[string]any)
+			if !ok {
+				return nil
+			}
+			v = m[k]
+		case int:
+			s, ok := v.([]any)
+			if !ok || k >= len(s) {
+				return nil
+			}
+			v = s[k]
+		}
+	}
+	return v
+}
+
+// str is dig for a scalar, as text ("" when absent or not a scalar).
+func str(v any, path ...any) string {
+	switch x := dig(v, path...).(type) {
+	case string:
+		return x
+	case int:
+		return strconv.Itoa(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	}
+	return ""
+}
+
+func list(v any, path ...any) []any {
+	s, _ := dig(v, path...).([]any)
+	return s
+}
+
+func parseGo(t *testing.T, path string) *ast.File {
+	t.Helper()
+	f, err := parser.ParseFile(token.NewFileSet(), path, nil, 0)
+	if err != nil {
+		t.Fatalf("parse %s: %v", path, err)
+	}
+	return f
+}
+
+// stringLit returns the value of a string literal expression.
+func stringLit(e ast.Expr) (string, bool) {
+	lit, ok := e.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
+}
+
+// ---- what the Go sources define ----
+
+// knownVars returns the INVITEPIPE_* variables the binary reads, with their defaults:
+// the envconfig tags of internal/config and the sandbox's flags' variables.
+func knownVars(t *testing.T) map[string]string {
+	t.Helper()
+	vars := map[string]string{}
+	ast.Inspect(parseGo(t, configSource), func(n ast.Node) bool {
+		if f, ok := n.(*ast.Field); ok && f.Tag != nil {
+			raw, _ := stringLit(f.Tag)
+			tag := reflect.StructTag(raw)
+			if name := tag.Get("envconfig"); name != "" {
+				vars[name] = tag.Get("default")
+			}
+		}
+		return true
+	})
+	if len(vars) == 0 {
+		t.Fatalf("no envconfig tags found in %s", configSource)
+	}
+	// The sandbox declares each flag's variable as def(flag, arg, SUFFIX, usage).
+	ast.Inspect(parseGo(t, sandboxCommand), func(n ast.Node) bool {
+		if call, ok := n.(*ast.CallExpr); ok {
+			if id, ok := call.Fun.(*ast.Ident); ok && id.Name == "def" && len(call.Args) == 4 {
+				if suffix, ok := stringLit(call.Args[2]); ok {
+					vars["INVITEPIPE_SANDBOX_"+suffix] = ""
+				}
+			}
+		}
+		return true
+	})
+	return vars
+}
+
+// metric is one metric of internal/metrics.
+type metric struct {
+	histogram bool
+	labels    []string
+}
+
+// series returns the names the metric is exposed under.
+func (m metric) series(name string) []string {
+	if m.histogram {
+		return []string{name + "_bucket", name + "_sum", name + "_count"}
+	}
+	return []string{name}
+}
+
+// definedMetrics parses the prometheus.New* calls of internal/metrics: each metric's name
+// (Name: in its options) and labels (the []string argument).
+func definedMetrics(t *testing.T) map[string]metric {
+	t.Helper()
+	metrics := map[string]metric{}
+	ast.Inspect(parseGo(t, metricsSource), func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok || !strings.HasPrefix(sel.Sel.Name, "New") || len(call.Args) == 0 {
+			return true
+		}
+		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "prometheus" {
+			return true
+		}
+		opts, ok := call.Args[0].(*ast.CompositeLit)
+		if !ok {
+			return true
+		}
+		var name string
+		for _, el := range opts.Elts {
+			if kv, ok := el.(*ast.KeyValueExpr); ok {
+				if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "Name" {
+					name, _ = stringLit(kv.Value)
+				}
+			}
+		}
+		if name == "" {
+			return true
+		}
+		m := metric{histogram: strings.Contains(sel.Sel.Name, "Histogram")}
+		if len(call.Args) > 1 {
+			if labels, ok := call.Args[1].(*ast.CompositeLit); ok {
+				for _, l := range labels.Elts {
+					if s, ok := stringLit(l); ok {
+						m.labels = append(m.labels, s)
+					}
+				}
+			}
+		}
+		metrics[name] = m
+		return true
+	})
+	if len(metrics) == 0 {
+		t.Fatalf("no metrics found in %s", metricsSource)
+	}
+	return metrics
+}
+
+// stringConsts returns the string constants of a Go file whose names start with prefix.
+func stringConsts(t *testing.T, path, prefix string) map[string]string {
+	t.Helper()
+	consts := map[string]string{}
+	for _, decl := range parseGo(t, path).Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			for i, name := range vs.Names {
+				if i < len(vs.Values) && strings.HasPrefix(name.Name, prefix) {
+					if s, ok := stringLit(vs.Values[i]); ok {
+						consts[name.Name] = s
+					}
+				}
+			}
+		}
+	}
+	return consts
+}
+
+// consumerDefault returns the default of a consumer.Config duration, from its
+// setDefault(&c.Field, N*time.Unit) call.
+func consumerDefault(t *testing.T, field string) time.Duration {
+	t.Helper()
+	units := map[string]time.Duration{"Millisecond": time.Millisecond, "Second": time.Second, "Minute": time.Minute}
+	var d time.Duration
+	ast.Inspect(parseGo(t, consumerSource), func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) != 2 {
+			return true
+		}
+		if id, ok := call.Fun.(*ast.Ident); !ok || id.Name != "setDefault" {
+			return true
+		}
+		ref, ok := call.Args[0].(*ast.UnaryExpr)
+		if !ok {
+			return true
+		}
+		if sel, ok := ref.X.(*ast.SelectorExpr); !ok || sel.Sel.Name != field {
+			return true
+		}
+		if bin, ok := call.Args[1].(*ast.BinaryExpr); ok && bin.Op == token.MUL {
+			lit, _ := bin.X.(*ast.BasicLit)
+			unit, _ := bin.Y.(*ast.SelectorExpr)
+			if lit != nil && unit != nil {
+				n, err := strconv.Atoi(lit.Value)
+				if err == nil && units[unit.Sel.Name] > 0 {
+					d = time.Duration(n) * units[unit.Sel.Name]
+				}
+			}
+		}
+		return false
+	})
+	if d == 0 {
+		t.Fatalf("cannot read the default of consumer.Config.%s (setDefault(&c.%s, N*time.Unit)) in %s", field, field, consumerSource)
+	}
+	return d
+}
+
+// shutdownBudget is how long the consumer may take to stop after SIGTERM: it drains for up
+// to its drain timeout and commits while still a member of the group, which its
+// configuration keeps within the session timeout (consumer.Config.Validate). configured
+// holds the variables a deployment sets; unset ones take the binary's defaults.
+func shutdownBudget(t *testing.T, configured map[string]string) time.Duration {
+	t.Helper()
+	drain := durationSetting(t, configured, "INVITEPIPE_DRAIN_TIMEOUT", "DrainTimeout")
+	session := durationSetting(t, configured, "INVITEPIPE_KAFKA_SESSION_TIMEOUT", "SessionTimeout")
+	if drain >= session {
+		t.Fatalf("drain timeout %s is not shorter than the session timeout %s", drain, session)
+	}
+	return session
+}
+
+// durationSetting returns a consumer duration: the value configured for its variable,
+// else the variable's default in internal/config, else (while the variable does not
+// exist) consumer.Config's default for field.
+func durationSetting(t *testing.T, configured map[string]string, name, field string) time.Duration {
+	t.Helper()
+	v, ok := configured[name]
+	if !ok {
+		v, ok = knownVars(t)[name]
+	}
+	if !ok {
+		return consumerDefault(t, field)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("%s %q: %v", name, v, err)
+	}
+	return d
+}
+
+// ---- the deployment files ----
+
+// deployFiles lists the files under deploy/ with one of exts, plus docker-compose.yml for
+// YAML.
+func deployFiles(t *testing.T, exts ...string) []string {
+	t.Helper()
+	var files []string
+	err := filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && slices.Contains(exts, filepath.Ext(path)) {
+			files = append(files, path)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(exts, ".yml") {
+		files = append(files, composeFile)
+	}
+	return files
+}
+
+// kustomization returns the base kustomization.
+func kustomization(t *testing.T) any { return yamlDoc(t, filepath.Join(baseDir, "kustomization.yaml")) }
+
+// configLiterals returns the literals of the base's generated ConfigMap invitepipe-config.
+func configLiterals(t *testing.T) map[string]string {
+	t.Helper()
+	for _, gen := range list(kustomization(t), "configMapGenerator") {
+		if str(gen, "name") != "invitepipe-config" {
+			continue
+		}
+		lits := map[string]string{}
+		for _, l := range list(gen, "literals") {
+			k, v, _ := strings.Cut(l.(string), "=")
+			lits[k] = v
+		}
+		return lits
+	}
+	t.Fatal("base kustomization has no configMapGenerator invitepipe-config")
+	return nil
+}
+
+func deployment(t *testing.T) any { return yamlDoc(t, filepath.Join(baseDir, "deployment.yaml")) }
+
+// consumerContainer returns the Deployment's container named consumer.
+func consumerContainer(t *testing.T, dep any) any {
+	t.Helper()
+	for _, c := range list(dep, "spec", "template", "spec", "containers") {
+		if str(c, "name") == "consumer" {
+			return c
+		}
+	}
+	t.Fatal("the Deployment has no container named consumer")
+	return nil
+}
+
+// containerEnv maps each env entry of a container by name.
+func containerEnv(c any) map[string]any {
+	env := map[string]any{}
+	for _, e := range list(c, "env") {
+		env[str(e, "name")] = e
+	}
+	return env
+}
+
+// credentialVars returns the variables an activation file's destinations name.
+func credentialVars(t *testing.T, path string) []string {
+	t.Helper()
+	var vars []string
+	for _, d := range list(yamlDoc(t, path), "destinations") {
+		for _, k := range []string{"api_key_env", "api_secret_env", "business_user_id_env"} {
+			if v := str(d, "credentials", k); v != "" {
+				vars = append(vars, v)
+			}
+		}
+	}
+	if len(vars) == 0 {
+		t.Fatalf("%s names no credential variables", path)
+	}
+	return vars
+}
+
+// adminPort is the port of INVITEPIPE_ADMIN_ADDR as configured, else its default.
+func adminPort(t *testing.T, configured map[string]string) string {
+	t.Helper()
+	addr, ok := configured["INVITEPIPE_ADMIN_ADDR"]
+	if !ok {
+		addr = knownVars(t)["INVITEPIPE_ADMIN_ADDR"]
+	}
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("INVITEPIPE_ADMIN_ADDR %q: %v", addr, err)
+	}
+	return port
+}
+
+// ---- tests ----
+
+func TestFilesParse(t *testing.T) {
+	for _, path := range deployFiles(t, ".yaml", ".yml") {
+		t.Run(path, func(t *testing.T) {
+			docs := yamlDocs(t, path)
+			if len(docs) == 0 {
+				t.Fatal("no YAML document")
+			}
+			for i, doc := range docs {
+				kind := str(doc, "kind")
+				if str(doc, "apiVersion") == "" || kind == "Kustomization" || kind == "Component" {
+					continue
+				}
+				if kind == "" || str(doc, "metadata", "name") == "" {
+					t.Errorf("document %d: a manifest needs kind and metadata.name", i)
+				}
+				if ns := str(doc, "metadata", "namespace"); ns != "" {
+					t.Errorf("document %d (%s): namespace %q: manifests are namespace-agnostic, set it in an overlay", i, kind, ns)
+				}
+			}
+		})
+	}
+	for _, path := range deployFiles(t, ".json") {
+		t.Run(path, func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !json.Valid(b) {
+				t.Fatal("not valid JSON")
+			}
+		})
+	}
+}
+
+var envVarName = regexp.MustCompile(`INVITEPIPE_[A-Z0-9_]*[A-Z0-9]`)
+
+func TestOnlyKnownVariables(t *testing.T) {
+	known := knownVars(t)
+	files := append(deployFiles(t, ".yaml", ".yml", ".json", ".md"), "Dockerfile")
+	for _, path := range files {
+		t.Run(path, func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range envVarName.FindAllString(string(b), -1) {
+				if _, ok := known[name]; !ok {
+					t.Errorf("%s is not a variable invitepipe reads (see %s and %s)", name, configSource, sandboxCommand)
+				}
+			}
+		})
+	}
+}
+
+func TestConsumerDeployment(t *testing.T) {
+	dep := deployment(t)
+	pod := dig(dep, "spec", "template", "spec")
+	c := consumerContainer(t, dep)
+	env := containerEnv(c)
+	literals := configLiterals(t)
+	port := adminPort(t, literals)
+
+	t.Run("runs consume", func(t *testing.T) {
+		if args := list(c, "args"); len(args) == 0 || args[0] != "consume" {
+			t.Errorf("args = %v, want [consume]", args)
+		}
+	})
+	t.Run("admin port", func(t *testing.T) {
+		var found bool
+		for _, p := range list(c, "ports") {
+			if str(p, "name") == "admin" {
+				found = true
+				if got := str(p, "containerPort"); got != port {
+					t.Errorf("port admin = %s, INVITEPIPE_ADMIN_ADDR listens on %s", got, port)
+				}
+			}
+		}
+		if !found {
+			t.Error("no container port named admin")
+		}
+		if got := str(dep, "spec", "template", "metadata", "annotations", "prometheus.io/port"); got != port {
+			t.Errorf("prometheus.io/port = %q, want %s", got, port)
+		}
+		svc := yamlDoc(t, filepath.Join(baseDir, "service.yaml"))
+		if got := str(svc, "spec", "ports", 0, "targetPort"); got != "admin" && got != port {
+			t.Errorf("Service targetPort = %q, want admin", got)
+		}
+	})
+	for _, probe := range []struct{ field, path string }{
+		{"livenessProbe", "/livez"},
+		{"readinessProbe", "/readyz"},
+	} {
+		t.Run(probe.field, func(t *testing.T) {
+			if got := str(c, probe.field, "httpGet", "path"); got != probe.path {
+				t.Errorf("path = %q, want %s", got, probe.path)
+			}
+			if got := str(c, probe.field, "httpGet", "port"); got != "admin" && got != port {
+				t.Errorf("port = %q, want admin (%s)", got, port)
+			}
+		})
+	}
+	t.Run("grace period outlasts the shutdown", func(t *testing.T) {
+		grace, _ := dig(pod, "terminationGracePeriodSeconds").(int)
+		if budget := shutdownBudget(t, literals); time.Duration(grace)*time.Second <= budget {
+			t.Errorf("terminationGracePeriodSeconds = %d, want more than the consumer's shutdown budget %s", grace, budget)
+		}
+	})
+	t.Run("security context", func(t *testing.T) {
+		want := []struct {
+			path []any
+			val  string
+		}{
+			{[]any{"securityContext", "runAsNonRoot"}, "true"},
+			{[]any{"securityContext", "seccompProfile", "type"}, "RuntimeDefault"},
+			{[]any{"automountServiceAccountToken"}, "false"},
+		}
+		for _, w := range want {
+			if got := str(pod, w.path...); got != w.val {
+				t.Errorf("pod %v = %q, want %s", w.path, got, w.val)
+			}
+		}
+		for _, w := range []struct{ field, val string }{
+			{"readOnlyRootFilesystem", "true"},
+			{"allowPrivilegeEscalation", "false"},
+			{"runAsNonRoot", "true"},
+		} {
+			if got := str(c, "securityContext", w.field); got != w.val {
+				t.Errorf("container securityContext.%s = %q, want %s", w.field, got, w.val)
+			}
+		}
+		if drop := list(c, "securityContext", "capabilities", "drop"); !slices.Contains(drop, any("ALL")) {
+			t.Errorf("capabilities.drop = %v, want ALL", drop)
+		}
+		if str(c, "resources", "requests", "memory") == "" || str(c, "resources", "limits", "memory") == "" {
+			t.Error("memory request and limit must be set")
+		}
+		sa := yamlDoc(t, filepath.Join(baseDir, "serviceaccount.yaml"))
+		if str(sa, "automountServiceAccountToken") != "false" || str(sa, "metadata", "name") != str(pod, "serviceAccountName") {
+			t.Errorf("the pod's ServiceAccount %q must be serviceaccount.yaml's, without a token", str(pod, "serviceAccountName"))
+		}
+	})
+	t.Run("image user is the pod's", func(t *testing.T) {
+		b, err := os.ReadFile("Dockerfile")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var user string
+		for _, line := range strings.Split(string(b), "\n") {
+			if f := strings.Fields(line); len(f) == 2 && f[0] == "USER" {
+				user, _, _ = strings.Cut(f[1], ":")
+			}
+		}
+		if uid, err := strconv.Atoi(user); err != nil || uid == 0 {
+			t.Errorf("Dockerfile USER %q: want a numeric non-root uid, which runAsNonRoot can verify", user)
+		}
+		if got := str(pod, "securityContext", "runAsUser"); got != user {
+			t.Errorf("runAsUser = %q, the image runs as %q", got, user)
+		}
+	})
+	t.Run("activation file mounted where INVITEPIPE_ACTIVATIONS points", func(t *testing.T) {
+		path := str(env["INVITEPIPE_ACTIVATIONS"], "value")
+		var mounted string
+		for _, m := range list(c, "volumeMounts") {
+			for _, v := range list(pod, "volumes") {
+				if str(v, "name") == str(m, "name") && str(v, "configMap", "name") == "invitepipe-activations" {
+					mounted = str(m, "mountPath") + "/" + str(v, "configMap", "items", 0, "path")
+				}
+			}
+		}
+		if path == "" || path != mounted {
+			t.Errorf("INVITEPIPE_ACTIVATIONS = %q, the ConfigMap invitepipe-activations is mounted at %q", path, mounted)
+		}
+	})
+	t.Run("secrets come from the Secret", func(t *testing.T) {
+		for name, v := range literals {
+			if isSecretName(name) {
+				t.Errorf("ConfigMap holds %s: secrets belong in the Secret", name)
+			}
+			if u, err := url.Parse(v); err == nil && u.User != nil {
+				if _, has := u.User.Password(); has {
+					t.Errorf("ConfigMap %s carries a password: use INVITEPIPE_REDIS_PASSWORD", name)
+				}
+			}
+		}
+		required := append(credentialVars(t, filepath.Join(baseDir, "activations.yaml")), "INVITEPIPE_REDIS_PASSWORD")
+		for _, name := range required {
+			if env[name] == nil {
+				t.Errorf("%s is not set in the container", name)
+			}
+		}
+		example := dig(yamlDoc(t, "kubernetes/secret.example.yaml"), "stringData")
+		for name, e := range env {
+			ref := dig(e, "valueFrom", "secretKeyRef")
+			if ref == nil {
+				if isSecretName(name) || slices.Contains(required, name) {
+					t.Errorf("%s must come from a secretKeyRef", name)
+				}
+				continue
+			}
+			if str(ref, "name") != "invitepipe-secrets" || str(ref, "key") != name {
+				t.Errorf("%s: secretKeyRef %s/%s, want invitepipe-secrets/%s", name, str(ref, "name"), str(ref, "key"), name)
+			}
+			if str(ref, "optional") != "true" && dig(example, name) == nil {
+				t.Errorf("%s is required but missing from kubernetes/secret.example.yaml", name)
+			}
+		}
+	})
+}
+
+// isSecretName reports whether a variable holds a secret by its name.
+func isSecretName(name string) bool {
+	return strings.HasSuffix(name, "_PASSWORD") || strings.HasSuffix(name, "_SECRET") || strings.HasSuffix(name, "_API_KEY")
+}
+
+func TestKEDAWatchesTheConsumersGroup(t *testing.T) {
+	literals := configLiterals(t)
+	so := yamlDoc(t, "kubernetes/keda/scaledobject.yaml")
+	trigger := dig(so, "spec", "triggers", 0)
+	tests := []struct {
+		name, got, want string
+	}{
+		{"trigger type", str(trigger, "type"), "kafka"},
+		{"scale target", str(so, "spec", "scaleTargetRef", "name"), str(deployment(t), "metadata", "name")},
+		{"bootstrapServers", str(trigger, "metadata", "bootstrapServers"), literals["INVITEPIPE_KAFKA_BROKERS"]},
+		{"consumerGroup", str(trigger, "metadata", "consumerGroup"), literals["INVITEPIPE_KAFKA_GROUP"]},
+		{"topic", str(trigger, "metadata", "topic"), literals["INVITEPIPE_KAFKA_TOPIC"]},
+		{"a new group starts at the earliest offset", str(trigger, "metadata", "offsetResetPolicy"), "earliest"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.got != tt.want || tt.want == "" {
+				t.Errorf("got %q, want %q", tt.got, tt.want)
+			}
+		})
+	}
+	t.Run("replica bounds", func(t *testing.T) {
+		minR, _ := dig(so, "spec", "minReplicaCount").(int)
+		maxR, _ := dig(so, "spec", "maxReplicaCount").(int)
+		if minR < 1 || maxR < minR {
+			t.Errorf("min %d, max %d: want 1 <= min <= max", minR, maxR)
+		}
+	})
+	t.Run("the autoscaler owns replicas", func(t *testing.T) {
+		var removed bool
+		for _, p := range list(yamlDoc(t, "kubernetes/keda/kustomization.yaml"), "patches") {
+			patch := str(p, "patch")
+			removed = removed || strings.Contains(patch, "op: remove") && strings.Contains(patch, "path: /spec/replicas")
+		}
+		if !removed {
+			t.Error("the KEDA overlay must remove the Deployment's spec.replicas")
+		}
+	})
+	t.Run("trigger authentication reads the consumer's Secret", func(t *testing.T) {
+		env := containerEnv(consumerContainer(t, deployment(t)))
+		ta := yamlDoc(t, "kubernetes/keda/sasl-tls/triggerauthentication.yaml")
+		want := map[string]string{"username": "INVITEPIPE_KAFKA_SASL_USERNAME", "password": "INVITEPIPE_KAFKA_SASL_PASSWORD"}
+		for _, ref := range list(ta, "spec", "secretTargetRef") {
+			param := str(ref, "parameter")
+			cref := dig(env[want[param]], "valueFrom", "secretKeyRef")
+			if want[param] == "" || str(ref, "name") != str(cref, "name") || str(ref, "key") != str(cref, "key") {
+				t.Errorf("parameter %q reads %s/%s, the consumer reads %s/%s", param, str(ref, "name"), str(ref, "key"), str(cref, "name"), str(cref, "key"))
+			}
+			delete(want, param)
+		}
+		if len(want) > 0 {
+			t.Errorf("parameters missing: %v", want)
+		}
+	})
+}
+
+// ---- PromQL ----
+
+var (
+	metricToken = regexp.MustCompile(`\binvitepipe_[a-z0-9_]+`)
+	selector    = regexp.MustCompile(`([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}`)
+	matcher     = regexp.MustCompile(`([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"`)
+	grouping    = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
+)
+
+// checkPromQL reports every name, label or outcome in expr that internal/metrics does not
+// define.
+func checkPromQL(expr string, metrics map[string]metric, outcomes []string) []string {
+	var problems []string
+	series := map[string]metric{}
+	allLabels := slices.Clone(targetLabels)
+	for name, m := range metrics {
+		for _, s := range m.series(name) {
+			series[s] = m
+		}
+		allLabels = append(allLabels, m.labels...)
+		if m.histogram {
+			allLabels = append(allLabels, "le")
+		}
+	}
+	for _, tok := range metricToken.FindAllString(expr, -1) {
+		if _, ok := series[tok]; !ok {
+			problems = append(problems, tok+" is not a metric of internal/metrics")
+		}
+	}
+	foreign := false
+	for _, sel := range selector.FindAllStringSubmatch(expr, -1) {
+		m, ok := series[sel[1]]
+		if !ok {
+			foreign = foreign || !strings.HasPrefix(sel[1], "invitepipe_")
+			continue
+		}
+		allowed := append(slices.Clone(targetLabels), m.labels...)
+		for _, mt := range matcher.FindAllStringSubmatch(sel[2], -1) {
+			label, op, value := mt[1], mt[2], mt[3]
+			if !slices.Contains(allowed, label) {
+				problems = append(problems, sel[1]+" has no label "+label)
+			}
+			if label == "outcome" && (op == "=" || op == "=~") {
+				for _, o := range strings.Split(value, "|") {
+					if !slices.Contains(outcomes, o) {
+						problems = append(problems, "outcome "+strconv.Quote(o)+" is not one of "+strings.Join(outcomes, ", "))
+					}
+				}
+			}
+		}
+	}
+	if !foreign { // labels of other exporters' metrics are not ours to check
+		for _, g := range grouping.FindAllStringSubmatch(expr, -1) {
+			for _, l := range strings.Split(g[1], ",") {
+				if l = strings.TrimSpace(l); l != "" && !slices.Contains(allLabels, l) {
+					problems = append(problems, "grouping by unknown label "+l)
+				}
+			}
+		}
+	}
+	return problems
+}
+
+func outcomeValues(t *testing.T) []string {
+	t.Helper()
+	var outcomes []string
+	for _, v := range stringConsts(t, metricsSource, "Outcome") {
+		outcomes = append(outcomes, v)
+	}
+	slices.Sort(outcomes)
+	return outcomes
+}
+
+// dashboardQueries returns every PromQL text of the dashboard: panel targets' expr and
+// template variables' definition.
+func dashboardQueries(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash any
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	var queries []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, e := range x {
+				if s, ok := e.(string); ok && (k == "expr" || k == "definition") {
+					queries = append(queries, s)
+				}
+				walk(e)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		}
+	}
+	walk(dash)
+	return queries
+}
+
+// alertRules returns the rules of the PrometheusRule.
+func alertRules(t *testing.T) []any {
+	t.Helper()
+	var rules []any
+	for _, g := range list(yamlDoc(t, alertsFile), "spec", "groups") {
+		rules = append(rules, list(g, "rules")...)
+	}
+	if len(rules) == 0 {
+		t.Fatalf("%s has no rules", alertsFile)
+	}
+	return rules
+}
+
+func TestMonitoringUsesDefinedMetrics(t *testing.T) {
+	metrics, outcomes := definedMetrics(t), outcomeValues(t)
+	var sources []struct{ name, expr string }
+	for i, q := range dashboardQueries(t) {
+		sources = append(sources, struct{ name, expr string }{"dashboard query " + strconv.Itoa(i), q})
+	}
+	for _, r := range alertRules(t) {
+		sources = append(sources, struct{ name, expr string }{"alert " + str(r, "alert"), str(r, "expr")})
+	}
+	for _, s := range sources {
+		t.Run(s.name, func(t *testing.T) {
+			for _, p := range checkPromQL(s.expr, metrics, outcomes) {
+				t.Errorf("%s\n  in %s", p, s.expr)
+			}
+		})
+	}
+}
+
+func TestCheckPromQLCatchesDrift(t *testing.T) {
+	metrics := map[string]metric{
+		"invitepipe_messages_total":           {labels: []string{"outcome"}},
+		"invitepipe_request_duration_seconds": {histogram: true, labels: []string{"destination"}},
+	}
+	outcomes := []string{"dlq", "sent"}
+	tests := []struct {
+		name, expr string
+		problems   int
+	}{
+		{"known metric and labels", `sum by (outcome) (rate(invitepipe_messages_total{job="x", outcome=~"sent|dlq"}[5m]))`, 0},
+		{"histogram series", `histogram_quantile(0.9, sum by (le, destination) (rate(invitepipe_request_duration_seconds_bucket[5m])))`, 0},
+		{"renamed metric", `rate(invitepipe_message_total[5m])`, 1},
+		{"histogram without suffix", `invitepipe_request_duration_seconds`, 1},
+		{"unknown selector label", `invitepipe_messages_total{destination="a"}`, 1},
+		{"unknown outcome", `invitepipe_messages_total{outcome=~"sent|failed"}`, 1},
+		{"unknown grouping label", `sum by (destinaton) (invitepipe_messages_total)`, 1},
+		{"other exporters are not checked", `sum by (topic) (kafka_consumergroup_lag{consumergroup="g"})`, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := checkPromQL(tt.expr, metrics, outcomes); len(got) != tt.problems {
+				t.Errorf("problems = %q, want %d", got, tt.problems)
+			}
+		})
+	}
+}
+
+func TestDashboardShowsEveryMetric(t *testing.T) {
+	all := strings.Join(dashboardQueries(t), "\n")
+	for name := range definedMetrics(t) {
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(all, name) {
+				t.Errorf("no dashboard panel uses %s", name)
+			}
+		})
+	}
+}
+
+func TestDashboardPanels(t *testing.T) {
+	b, err := os.ReadFile(dashboardFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dash struct {
+		UID    string `json:"uid"`
+		Panels []struct {
+			ID         int    `json:"id"`
+			Type       string `json:"type"`
+			Title      string `json:"title"`
+			Datasource struct {
+				UID string `json:"uid"`
+			} `json:"datasource"`
+			GridPos struct{ W, H int } `json:"gridPos"`
+			Targets []struct {
+				Expr string `json:"expr"`
+			} `json:"targets"`
+		} `json:"panels"`
+	}
+	if err := json.Unmarshal(b, &dash); err != nil {
+		t.Fatal(err)
+	}
+	if dash.UID == "" || len(dash.Panels) == 0 {
+		t.Fatal("dashboard needs a uid and panels")
+	}
+	ids := map[int]bool{}
+	for _, p := range dash.Panels {
+		if ids[p.ID] {
+			t.Errorf("panel id %d repeated", p.ID)
+		}
+		ids[p.ID] = true
+		if p.GridPos.W == 0 || p.GridPos.H == 0 {
+			t.Errorf("panel %q has no size", p.Title)
+		}
+		if p.Type == "row" {
+			continue
+		}
+		if p.Datasource.UID != "${datasource}" || len(p.Targets) == 0 {
+			t.Errorf("panel %q: want the ${datasource} variable and at least one query", p.Title)
+		}
+		for _, tg := range p.Targets {
+			if tg.Expr == "" {
+				t.Errorf("panel %q has an empty query", p.Title)
+			}
+		}
+	}
+}
+
+func TestAlertRules(t *testing.T) {
+	job := `job="` + str(yamlDoc(t, filepath.Join(baseDir, "service.yaml")), "metadata", "name") + `"`
+	for _, r := range alertRules(t) {
+		t.Run(str(r, "alert"), func(t *testing.T) {
+			if str(r, "alert") == "" || str(r, "expr") == "" {
+				t.Fatal("a rule needs alert and expr")
+			}
+			if _, err := time.ParseDuration(str(r, "for")); err != nil {
+				t.Errorf("for: %v", err)
+			}
+			if sev := str(r, "labels", "severity"); sev != "warning" && sev != "critical" {
+				t.Errorf("severity %q, want warning or critical", sev)
+			}
+			if str(r, "annotations", "summary") == "" || str(r, "annotations", "description") == "" {
+				t.Error("summary and description are required")
+			}
+			// The ServiceMonitor's targets carry the Service's name as their job.
+			for _, sel := range selector.FindAllStringSubmatch(str(r, "expr"), -1) {
+				if !strings.Contains(sel[2], job) {
+					t.Errorf("selector %s{%s} does not select %s", sel[1], sel[2], job)
+				}
+			}
+		})
+	}
+}
+
+// ---- docker compose ----
+
+// composeEnv returns a compose service's environment (a mapping).
+func composeEnv(service any) map[string]string {
+	env := map[string]string{}
+	m, _ := dig(service, "environment").(map[string]any)
+	for k, v := range m {
+		env[k] = str(v)
+	}
+	return env
+}
+
+func TestComposeStack(t *testing.T) {
+	compose := yamlDoc(t, composeFile)
+	svc := func(name string) any {
+		s := dig(compose, "services", name)
+		if s == nil {
+			t.Fatalf("compose has no service %s", name)
+		}
+		return s
+	}
+	consumer, sandbox := svc("consumer"), svc("sandbox")
+	env := func(name string) string { return str(consumer, "environment", name) }
+
+	t.Run("consumer uses the sandbox's default credentials", func(t *testing.T) {
+		defaults := stringConsts(t, sandboxDefaults, "Default")
+		want := map[string]string{
+			"api_key_env":          defaults["DefaultAPIKey"],
+			"api_secret_env":       defaults["DefaultAPISecret"],
+			"business_user_id_env": defaults["DefaultBusinessUserID"],
+		}
+		for _, d := range list(yamlDoc(t, exampleActFile), "destinations") {
+			if got := str(d, "business_unit_id"); got != defaults["DefaultBusinessUnitID"] {
+				t.Errorf("destination %s: business unit %s, the sandbox has %s", str(d, "name"), got, defaults["DefaultBusinessUnitID"])
+			}
+			for field, value := range want {
+				if name := str(d, "credentials", field); name != "" && env(name) != value {
+					t.Errorf("%s = %q, want the sandbox's %q", name, env(name), value)
+				}
+			}
+		}
+	})
+	t.Run("consumer calls the sandbox", func(t *testing.T) {
+		cmd := list(sandbox, "command")
+		i := slices.Index(cmd, any("--addr"))
+		if i < 0 || i+1 >= len(cmd) {
+			t.Fatalf("sandbox command %v has no --addr", cmd)
+		}
+		_, port, _ := net.SplitHostPort(cmd[i+1].(string))
+		for _, v := range []string{"INVITEPIPE_TRUSTPILOT_API_URL", "INVITEPIPE_TRUSTPILOT_INVITATIONS_URL"} {
+			if got, want := env(v), "http://sandbox:"+port; got != want {
+				t.Errorf("%s = %q, want %q", v, got, want)
+			}
+		}
+	})
+	t.Run("activation file mounted where INVITEPIPE_ACTIVATIONS points", func(t *testing.T) {
+		want := "./" + strings.TrimPrefix(exampleActFile, "../") + ":" + env("INVITEPIPE_ACTIVATIONS") + ":ro"
+		if vols := list(consumer, "volumes"); !slices.Contains(vols, any(want)) {
+			t.Errorf("volumes = %v, want %s", vols, want)
+		}
+	})
+	t.Run("redis password", func(t *testing.T) {
+		cmd := list(svc("redis"), "command")
+		i := slices.Index(cmd, any("--requirepass"))
+		if i < 0 || i+1 >= len(cmd) || cmd[i+1] != env("INVITEPIPE_REDIS_PASSWORD") {
+			t.Errorf("redis %v and INVITEPIPE_REDIS_PASSWORD %q disagree", cmd, env("INVITEPIPE_REDIS_PASSWORD"))
+		}
+		if u, err := url.Parse(env("INVITEPIPE_REDIS_URL")); err != nil || u.User != nil {
+			t.Errorf("INVITEPIPE_REDIS_URL %q: want a URL without credentials", env("INVITEPIPE_REDIS_URL"))
+		}
+	})
+	t.Run("brokers and topics", func(t *testing.T) {
+		kafka := svc("kafka")
+		if adv := str(kafka, "environment", "KAFKA_ADVERTISED_LISTENERS"); !strings.Contains(adv, "://"+env("INVITEPIPE_KAFKA_BROKERS")) {
+			t.Errorf("INVITEPIPE_KAFKA_BROKERS %q is not an advertised listener (%s)", env("INVITEPIPE_KAFKA_BROKERS"), adv)
+		}
+		var script strings.Builder
+		for _, c := range list(svc("kafka-init"), "command") {
+			script.WriteString(" " + str(c))
+		}
+		for _, v := range []string{"INVITEPIPE_KAFKA_TOPIC", "INVITEPIPE_KAFKA_DLQ_TOPIC"} {
+			if !strings.Contains(script.String(), " "+env(v)+":") {
+				t.Errorf("kafka-init does not create %s %q", v, env(v))
+			}
+		}
+	})
+	t.Run("admin port published", func(t *testing.T) {
+		port := adminPort(t, composeEnv(consumer))
+		if ports := list(consumer, "ports"); !slices.Contains(ports, any("127.0.0.1:"+port+":"+port)) {
+			t.Errorf("ports = %v, want 127.0.0.1:%s:%s", ports, port, port)
+		}
+	})
+	t.Run("ports published on loopback only", func(t *testing.T) {
+		for name, s := range dig(compose, "services").(map[string]any) {
+			for _, p := range list(s, "ports") {
+				if ps, _ := p.(string); !strings.HasPrefix(ps, "127.0.0.1:") {
+					t.Errorf("service %s publishes %v beyond 127.0.0.1", name, p)
+				}
+			}
+		}
+	})
+	t.Run("stop grace period outlasts the shutdown", func(t *testing.T) {
+		grace, err := time.ParseDuration(str(consumer, "stop_grace_period"))
+		if budget := shutdownBudget(t, composeEnv(consumer)); err != nil || grace <= budget {
+			t.Errorf("stop_grace_period %q, want more than the consumer's shutdown budget %s", str(consumer, "stop_grace_period"), budget)
+		}
+	})
+	t.Run("credentials the example names are set", func(t *testing.T) {
+		for _, name := range credentialVars(t, exampleActFile) {
+			if env(name) == "" {
+				t.Errorf("%s is not set for the consumer", name)
+			}
+		}
+	})
+}
