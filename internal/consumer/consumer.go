@@ -114,8 +114,8 @@ type Consumer struct {
 
 	slots  chan struct{} // process-wide in-flight bound
 	joined atomic.Bool
-	// lastProgress is when a message was last fetched or the partitions were found
-	// idle (unix nanoseconds), for the progress watchdog.
+	// lastProgress is when a message was last fetched or given its outcome (unix
+	// nanoseconds), for the progress watchdog.
 	lastProgress atomic.Int64
 }
 
@@ -133,7 +133,7 @@ func New(conn *kafkaconn.Conn, cfg Config, h Handler, log zerolog.Logger, m *met
 // Joined reports whether the consumer currently holds a generation of the group.
 func (c *Consumer) Joined() bool { return c.joined.Load() }
 
-// LastProgress is when the consumer last fetched a message.
+// LastProgress is when the consumer last fetched a message or gave one its outcome.
 func (c *Consumer) LastProgress() time.Time { return time.Unix(0, c.lastProgress.Load()) }
 
 // Run consumes until ctx ends, then drains, commits and leaves the group. It returns nil
@@ -250,6 +250,7 @@ func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssi
 		if !r.done {
 			return
 		}
+		c.lastProgress.Store(time.Now().UnixNano())
 		before := wm.pending()
 		com.set(pa.ID, wm.done(r.offset))
 		for range before - wm.pending() {

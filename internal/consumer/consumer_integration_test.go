@@ -115,6 +115,12 @@ func (f *fixture) waitCommitted(ends map[int]int64, within time.Duration) {
 // start runs a consumer with h until the returned stop function is called; stop waits
 // for Run to return and fails the test on an error.
 func (f *fixture) start(h consumer.Handler) (stop func()) {
+	stop, _ = f.startConsumer(h)
+	return stop
+}
+
+// startConsumer is start that also returns the consumer.
+func (f *fixture) startConsumer(h consumer.Handler) (stop func(), c *consumer.Consumer) {
 	f.t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(f.t)).Level(zerolog.InfoLevel)
 	cfg := fastGroup
@@ -123,6 +129,7 @@ func (f *fixture) start(h consumer.Handler) (stop func()) {
 	if err != nil {
 		f.t.Fatal(err)
 	}
+
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx) }()
@@ -141,7 +148,7 @@ func (f *fixture) start(h consumer.Handler) (stop func()) {
 		})
 	}
 	f.t.Cleanup(stop)
-	return stop
+	return stop, c
 }
 
 // handled counts, per key, how many times a message reached an outcome.
@@ -188,10 +195,15 @@ func TestConsumerCommitsEverythingHandled(t *testing.T) {
 	f := newFixture(t)
 	const n = 2000
 	ends := f.produce(n)
-	f.start(f.workload(5 * time.Millisecond))
+	_, c := f.startConsumer(f.workload(5 * time.Millisecond))
 	f.waitCommitted(ends, 60*time.Second)
 	if m := f.counter.missing(n); len(m) > 0 {
 		t.Fatalf("%d messages committed without being handled, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if lag, err := c.Lag(ctx); err != nil || lag != 0 {
+		t.Errorf("Lag = %d, %v after everything was committed; want 0", lag, err)
 	}
 }
 
@@ -262,5 +274,21 @@ func TestConsumerRebalance(t *testing.T) {
 	f.waitCommitted(ends, 90*time.Second)
 	if m := f.counter.missing(n); len(m) > 0 {
 		t.Fatalf("%d messages lost in the rebalance, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+}
+
+func TestLagCountsUncommitted(t *testing.T) {
+	f := newFixture(t)
+	f.produce(120)
+	cfg := fastGroup
+	cfg.Topic, cfg.Group = f.topic, f.group
+	c, err := consumer.New(f.conn, cfg, f.workload(time.Millisecond), zerolog.Nop(), metrics.New("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if lag, err := c.Lag(ctx); err != nil || lag != 120 {
+		t.Errorf("Lag of a group without commits = %d, %v; want 120", lag, err)
 	}
 }

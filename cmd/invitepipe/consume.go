@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/invitepipe/invitepipe/internal/activation"
+	"github.com/invitepipe/invitepipe/internal/admin"
+	"github.com/invitepipe/invitepipe/internal/config"
+	"github.com/invitepipe/invitepipe/internal/consumer"
+	"github.com/invitepipe/invitepipe/internal/deliver"
+	"github.com/invitepipe/invitepipe/internal/destination"
+	"github.com/invitepipe/invitepipe/internal/dlq"
+	"github.com/invitepipe/invitepipe/internal/kafkaconn"
+	"github.com/invitepipe/invitepipe/internal/ledger"
+	"github.com/invitepipe/invitepipe/internal/logging"
+	"github.com/invitepipe/invitepipe/internal/metrics"
+	"github.com/invitepipe/invitepipe/internal/ratelimit"
+)
+
+// runConsume is the consumer: it runs until ctx ends (SIGTERM), then drains, commits and
+// leaves the group.
+func runConsume(ctx context.Context, args []string, stdout io.Writer) error {
+	var cfg config.Consumer
+	fs := newFlagSet("consume", "consume", &cfg, stdout)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := config.Load(&cfg); err != nil {
+		return err
+	}
+	log, err := logging.New(stdout, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	p, err := newPipeline(cfg, os.LookupEnv, log)
+	if err != nil {
+		return err
+	}
+	defer p.close()
+	return p.run(ctx)
+}
+
+// pipeline is the consumer's parts, wired.
+type pipeline struct {
+	cfg      config.Consumer
+	log      zerolog.Logger
+	redis    *redis.Client
+	dead     *dlq.Writer
+	handler  *deliver.Handler
+	consumer *consumer.Consumer
+	admin    *admin.Server
+}
+
+func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.Logger) (*pipeline, error) {
+	f, err := activation.Load(cfg.Activations)
+	if err != nil {
+		return nil, err
+	}
+	dests, err := destination.Build(f, cfg.Trustpilot, lookup, nil)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := kafkaconn.New(cfg.Kafka)
+	if err != nil {
+		return nil, err
+	}
+	ropts, err := cfg.Redis.Options()
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{cfg: cfg, log: log, redis: redis.NewClient(ropts), dead: dlq.NewWriter(conn, cfg.DLQTopic)}
+	ldg, err := ledger.New(p.redis, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention})
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	lim, err := ratelimit.New(p.redis, ratelimit.Options{})
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	m := metrics.New(version)
+	host, _ := os.Hostname()
+	p.handler, err = deliver.New(deliver.Config{
+		UnknownOutcome: deliver.Policy(cfg.UnknownOutcome),
+		Lease:          cfg.LedgerLease,
+		MaxAttempts:    cfg.RetryMaxAttempts,
+		MaxElapsed:     cfg.RetryMaxElapsed,
+		Backoff:        cfg.RetryBackoff,
+		BackoffMax:     cfg.RetryBackoffMax,
+		ProbeInterval:  cfg.ProbeInterval,
+		Owner:          fmt.Sprintf("%s-%d", host, os.Getpid()),
+	}, f, dests, ldg, lim, p.dead, m, log)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.consumer, err = consumer.New(conn, consumer.Config{
+		Topic:             cfg.Topic,
+		Group:             cfg.Group,
+		PartitionInflight: cfg.PartitionConcurrency,
+		MaxInflight:       cfg.Concurrency,
+		DrainTimeout:      cfg.DrainTimeout,
+		SessionTimeout:    cfg.SessionTimeout,
+		HeartbeatInterval: cfg.SessionTimeout / 6,
+	}, p.handler, log, m)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.admin = admin.New(cfg.Admin.Addr, m.Registry)
+	p.admin.AddCheck("kafka", func(context.Context) error {
+		if !p.consumer.Joined() {
+			return errors.New("not a member of the consumer group yet")
+		}
+		return nil
+	})
+	p.admin.AddCheck("redis", func(ctx context.Context) error { return p.redis.Ping(ctx).Err() })
+	p.admin.SetPaused(p.handler.Paused)
+	return p, nil
+}
+
+// run serves the admin endpoints and consumes until ctx ends or the watchdog fires.
+func (p *pipeline) run(ctx context.Context) error {
+	ln, err := p.admin.Listen()
+	if err != nil {
+		return fmt.Errorf("INVITEPIPE_ADMIN_ADDR: %w", err)
+	}
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	adminDone := make(chan error, 1)
+	adminCtx, stopAdmin := context.WithCancel(context.Background())
+	defer stopAdmin()
+	go func() { adminDone <- p.admin.Serve(adminCtx, ln) }()
+	if p.cfg.WatchdogTimeout > 0 {
+		go p.watchdog(runCtx, cancel)
+	}
+	p.log.Info().Str("group", p.cfg.Group).Str("topic", p.cfg.Topic).Str("admin", ln.Addr().String()).Msg("consuming")
+	go func() {
+		<-runCtx.Done()
+		p.admin.Drain()
+	}()
+	if err := p.consumer.Run(runCtx); err != nil {
+		return err
+	}
+	stopAdmin()
+	if err := <-adminDone; err != nil {
+		p.log.Warn().Err(err).Msg("admin server")
+	}
+	if cause := context.Cause(runCtx); errors.Is(cause, errWedged) {
+		return cause
+	}
+	p.log.Info().Msg("stopped cleanly")
+	return nil
+}
+
+// errWedged is the watchdog's reason to stop.
+var errWedged = errors.New("watchdog: no progress while the group has lag")
+
+// watchdog stops the consumer when nothing was fetched or finished for
+// WatchdogTimeout while the group has lag and no destination is paused (a paused
+// destination holds messages on purpose). Kubernetes then restarts the pod.
+func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
+	every := min(p.cfg.WatchdogTimeout/4, time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		idle := time.Since(p.consumer.LastProgress())
+		if idle < p.cfg.WatchdogTimeout || len(p.handler.Paused()) > 0 {
+			continue
+		}
+		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		lag, err := p.consumer.Lag(lctx)
+		cancel()
+		if err == nil && lag > 0 {
+			p.log.Error().Dur("idle", idle).Int64("lag", lag).Msg("no progress while the group has lag: stopping so the pod is restarted")
+			stop(fmt.Errorf("%w: idle %s, lag %d", errWedged, idle.Round(time.Second), lag))
+			return
+		}
+	}
+}
+
+func (p *pipeline) close() {
+	if err := p.dead.Close(); err != nil {
+		p.log.Warn().Err(err).Msg("closing the dead-letter writer")
+	}
+	_ = p.redis.Close()
+}

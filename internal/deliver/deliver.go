@@ -1,0 +1,444 @@
+package deliver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/invitepipe/invitepipe/internal/activation"
+	"github.com/invitepipe/invitepipe/internal/destination"
+	"github.com/invitepipe/invitepipe/internal/dlq"
+	"github.com/invitepipe/invitepipe/internal/ledger"
+	"github.com/invitepipe/invitepipe/internal/mapping"
+	"github.com/invitepipe/invitepipe/internal/metrics"
+	"github.com/invitepipe/invitepipe/internal/ratelimit"
+	"github.com/invitepipe/invitepipe/internal/row"
+	"github.com/invitepipe/invitepipe/internal/trustpilot"
+)
+
+// Policy is what to do with a reference whose earlier send has an unknown outcome.
+type Policy string
+
+// The unknown_outcome policies (INVITEPIPE_UNKNOWN_OUTCOME).
+const (
+	PolicyDLQ    Policy = "dlq"
+	PolicyResend Policy = "resend"
+)
+
+// Config tunes delivery. Zero durations and counts are invalid: the consumer's
+// configuration gives every default.
+type Config struct {
+	UnknownOutcome Policy
+	// Lease is the ledger's lease: a call is cut off before it, so that a reservation
+	// always outlives the call it guards.
+	Lease         time.Duration
+	MaxAttempts   int
+	MaxElapsed    time.Duration
+	Backoff       time.Duration
+	BackoffMax    time.Duration
+	ProbeInterval time.Duration
+	// Owner names this process in ledger reservations, e.g. the pod name.
+	Owner string
+}
+
+// DeadLetters stores dead-letter records; *dlq.Writer in production.
+type DeadLetters interface {
+	Write(ctx context.Context, r dlq.Record) error
+}
+
+// Handler delivers row messages; it implements consumer.Handler.
+type Handler struct {
+	cfg         Config
+	activations map[string]*route
+	gates       map[string]*gate
+	ledger      *ledger.Ledger
+	limiter     *ratelimit.Limiter
+	dead        DeadLetters
+	metrics     *metrics.Metrics
+	log         zerolog.Logger
+}
+
+// route is how an activation's rows travel: its mapper and its destination.
+type route struct {
+	mapper *mapping.Mapper
+	dest   *destination.Destination
+	gate   *gate
+}
+
+// New returns a Handler for the activations of f, sending through dests.
+func New(cfg Config, f *activation.File, dests map[string]*destination.Destination, l *ledger.Ledger, rl *ratelimit.Limiter, dead DeadLetters, m *metrics.Metrics, log zerolog.Logger) (*Handler, error) {
+	if cfg.UnknownOutcome != PolicyDLQ && cfg.UnknownOutcome != PolicyResend {
+		return nil, fmt.Errorf("deliver: unknown_outcome policy %q: use dlq or resend", cfg.UnknownOutcome)
+	}
+	if cfg.Lease <= 0 || cfg.MaxAttempts < 1 || cfg.MaxElapsed <= 0 || cfg.Backoff <= 0 || cfg.BackoffMax < cfg.Backoff || cfg.ProbeInterval <= 0 {
+		return nil, fmt.Errorf("deliver: lease, attempts, elapsed, backoff and probe interval must be positive (and the backoff cap at least the backoff): %+v", cfg)
+	}
+	h := &Handler{cfg: cfg, activations: map[string]*route{}, gates: map[string]*gate{}, ledger: l, limiter: rl, dead: dead, metrics: m, log: log}
+	for name := range dests {
+		h.gates[name] = newGate(cfg.ProbeInterval, m.DestinationPaused.WithLabelValues(name))
+	}
+	for i := range f.Activations {
+		a := &f.Activations[i]
+		d, ok := dests[a.Destination]
+		fd, _ := f.Destination(a.Destination)
+		if !ok || fd == nil {
+			return nil, fmt.Errorf("deliver: activation %s: destination %q has no client", a.ID, a.Destination)
+		}
+		h.activations[a.ID] = &route{mapper: mapping.New(a, fd), dest: d, gate: h.gates[a.Destination]}
+	}
+	return h, nil
+}
+
+// Paused lists the destinations paused as misconfigured, with the reason, for /readyz.
+func (h *Handler) Paused() []string {
+	var out []string
+	for name, g := range h.gates {
+		if paused, reason := g.state(); paused {
+			out = append(out, name+": "+reason)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// errAbandoned is returned when the consumer drains before the message has an outcome.
+var errAbandoned = errors.New("abandoned: the consumer is draining")
+
+// Handle gives msg its outcome. It returns nil once the message is sent, a duplicate, or
+// dead-lettered; an error when it had to stop first (stop closed or ctx ended).
+func (h *Handler) Handle(ctx context.Context, stop <-chan struct{}, msg kafka.Message) error {
+	// waits ends at stop: no new wait (rate limit, backoff, pause) starts after it.
+	waits, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-waits.Done():
+		}
+	}()
+	j := &job{h: h, ctx: ctx, waits: waits, msg: msg}
+	return j.run()
+}
+
+// job is one message on its way.
+type job struct {
+	h     *Handler
+	ctx   context.Context // ends at the drain deadline: calls under way stop
+	waits context.Context // ends when draining starts: waits stop
+	msg   kafka.Message
+
+	route    *route
+	inv      trustpilot.Invitation
+	owner    string
+	attempts int // calls made
+	started  time.Time
+	lastErr  error
+}
+
+func (j *job) run() error {
+	m, err := row.Decode(j.msg.Value)
+	if err != nil {
+		return j.deadLetter(dlq.Malformed, err.Error())
+	}
+	r, ok := j.h.activations[m.Activation]
+	if !ok {
+		return j.deadLetter(dlq.UnknownActivation, fmt.Sprintf("activation %q is not in this consumer's activation file; add it, then redrive", m.Activation))
+	}
+	inv, err := r.mapper.Map(m.Row)
+	if err != nil {
+		return j.deadLetter(dlq.InvalidRow, err.Error())
+	}
+	j.route, j.inv, j.started = r, inv, time.Now()
+	j.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())
+	return j.send()
+}
+
+// send loops until the invitation has an outcome.
+func (j *job) send() error {
+	d := j.route.dest
+	for {
+		probe, err := j.route.gate.enter(j.waits)
+		if err != nil {
+			return errAbandoned
+		}
+		status, unknown, err := j.reserve(probe)
+		if err != nil {
+			return err
+		}
+		if status == ledger.Duplicate {
+			j.h.metrics.Messages.WithLabelValues(metrics.OutcomeDuplicate).Inc()
+			return nil
+		}
+		if status != ledger.Reserved {
+			continue
+		}
+		if unknown && (j.h.cfg.UnknownOutcome == PolicyDLQ || j.attempts >= j.h.cfg.MaxAttempts) {
+			// Hold the reference while dead-lettering, then forget it so a redrive sends it.
+			reason := "an earlier attempt called Trustpilot and its answer was lost; check the invitation history for reference " +
+				j.inv.ReferenceNumber + " and redrive only if it is missing"
+			if j.lastErr != nil {
+				reason += " (last error: " + j.lastErr.Error() + ")"
+			}
+			if err := j.deadLetter(dlq.UnknownOutcome, reason); err != nil {
+				return err
+			}
+			return j.settleErr(j.h.ledger.Forget, "forget")
+		}
+
+		waited, err := j.h.limiter.Wait(j.waits, d.Name, d.Limits)
+		j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(waited.Seconds())
+		if err != nil {
+			j.releaseAfterWait(probe)
+			if errors.Is(err, ratelimit.ErrUnavailable) {
+				if err := j.pauseFor(j.backoff()); err != nil {
+					return err
+				}
+				continue
+			}
+			return errAbandoned
+		}
+		if waited > j.h.cfg.Lease/10 {
+			// Renew the reservation so it outlives the call; a lease that ran out during
+			// the wait is this attempt's own, and no call was made under it.
+			if status, _, err = j.reserve(false); err != nil {
+				return err
+			}
+			if status != ledger.Reserved {
+				continue
+			}
+		}
+		if done, err := j.outcome(j.call(), probe); done {
+			return err
+		}
+	}
+}
+
+// call sends the invitation once, cut off before the lease ends.
+func (j *job) call() error {
+	d := j.route.dest
+	ctx, cancel := context.WithTimeout(j.ctx, j.h.cfg.Lease*8/10)
+	defer cancel()
+	j.attempts++
+	start := time.Now()
+	err := d.Client.CreateEmailInvitation(ctx, d.BusinessUnitID, j.inv)
+	j.h.metrics.RequestDuration.WithLabelValues(d.Name).Observe(time.Since(start).Seconds())
+	j.h.metrics.Requests.WithLabelValues(d.Name, statusCode(err)).Inc()
+	return err
+}
+
+// outcome acts on a call's result. done reports whether the message has its outcome
+// (err nil) or must stop (err set); otherwise the caller tries again.
+func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
+	g := j.route.gate
+	switch {
+	case callErr == nil:
+		g.works()
+		if err := j.confirm(); err != nil {
+			return true, err
+		}
+		j.h.metrics.Messages.WithLabelValues(metrics.OutcomeSent).Inc()
+		return true, nil
+	case trustpilot.Ambiguous(callErr):
+		g.works()
+		j.lastErr = callErr
+		j.h.log.Warn().Err(callErr).Str("destination", j.route.dest.Name).Int64("offset", j.msg.Offset).Msg("ambiguous answer: the reference is marked unknown")
+		if err := j.settleErr(j.h.ledger.MarkUnknown, "mark unknown"); err != nil {
+			return true, err
+		}
+		return false, nil // the next reserve answers UnknownOutcome and the policy decides
+	case errors.Is(callErr, trustpilot.ErrRejected):
+		g.works()
+		if err := j.deadLetter(dlq.Rejected, callErr.Error()); err != nil {
+			return true, err
+		}
+		return true, j.settleErr(j.h.ledger.Forget, "forget")
+	case errors.Is(callErr, trustpilot.ErrDestinationBroken):
+		if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
+			return true, err
+		}
+		if paused, _ := g.state(); !paused || probe {
+			j.h.log.Error().Err(callErr).Str("destination", j.route.dest.Name).Msg("destination paused: its messages are held until it works again")
+		}
+		g.pause(callErr.Error())
+		return false, nil
+	}
+	// Rate limited or transient: Trustpilot did not take it; retry within the budget.
+	g.works()
+	j.lastErr = callErr
+	if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
+		return true, err
+	}
+	var retryAfter time.Duration
+	if apiErr := (*trustpilot.APIError)(nil); errors.As(callErr, &apiErr) {
+		retryAfter = apiErr.RetryAfter
+	}
+	wait := max(j.backoff(), retryAfter)
+	if errors.Is(callErr, trustpilot.ErrRateLimited) {
+		// Slow the destination down for every replica; if Redis cannot say so, the
+		// backoff below still slows this message.
+		_, _ = j.h.limiter.Throttled(j.waits, j.route.dest.Name, retryAfter)
+	}
+	if j.attempts >= j.h.cfg.MaxAttempts || time.Since(j.started)+wait > j.h.cfg.MaxElapsed {
+		reason := fmt.Sprintf("gave up after %d call(s) in %s: %v", j.attempts, time.Since(j.started).Round(time.Millisecond), callErr)
+		return true, j.deadLetter(dlq.RetriesExhausted, reason)
+	}
+	j.h.metrics.Messages.WithLabelValues(metrics.OutcomeRetried).Inc()
+	return false, j.pauseFor(wait)
+}
+
+// reserve asks the ledger for the reference until it answers, waiting out Busy holders
+// and Redis outages. An unknown outcome is taken over for this attempt (unknown true);
+// the caller applies the policy.
+func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error) {
+	d, ref := j.route.dest, j.inv.ReferenceNumber
+	for {
+		res, err := j.h.ledger.Reserve(j.waits, d.BusinessUnitID, ref, j.owner)
+		if err == nil && res.Status == ledger.UnknownOutcome {
+			unknown = true
+			res, err = j.h.ledger.TakeOver(j.waits, d.BusinessUnitID, ref, j.owner)
+		}
+		switch {
+		case err != nil && !errors.Is(err, ledger.ErrUnavailable):
+			if probe {
+				j.route.gate.probeEnded()
+			}
+			if j.waits.Err() != nil {
+				return 0, false, errAbandoned
+			}
+			return 0, false, fmt.Errorf("ledger: %w", err) // needs an operator; the message is held
+		case err != nil:
+			j.h.log.Warn().Err(err).Msg("ledger unavailable: waiting for Redis")
+			if err := j.pauseFor(j.backoff()); err != nil {
+				return 0, false, err
+			}
+		case res.Status == ledger.Busy:
+			if err := j.pauseFor(max(res.Wait, 10*time.Millisecond)); err != nil {
+				return 0, false, err
+			}
+		default:
+			if probe && res.Status != ledger.Reserved {
+				j.route.gate.probeEnded()
+			}
+			return res.Status, unknown, nil
+		}
+	}
+}
+
+// releaseAfterWait drops the reservation after giving up a wait; a failure only means
+// the lease will run out, which the next attempt treats as this attempt's own.
+func (j *job) releaseAfterWait(probe bool) {
+	if probe {
+		j.route.gate.probeEnded()
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(j.ctx), 5*time.Second)
+	defer cancel()
+	_ = j.h.ledger.Release(ctx, j.route.dest.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
+}
+
+// confirm records the 2xx, retrying while Redis is unavailable until ctx ends.
+func (j *job) confirm() error {
+	d := j.route.dest
+	for {
+		err := j.h.ledger.Confirm(j.ctx, d.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, ledger.ErrLeaseLost):
+			j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("sent after the reservation was lost; another worker may have acted on it")
+			return nil
+		case errors.Is(err, ledger.ErrUnavailable):
+			if err := sleep(j.ctx, j.backoff()); err != nil {
+				return fmt.Errorf("sent but not confirmed: %w", err)
+			}
+		default:
+			return fmt.Errorf("sent but not confirmed: %w", err)
+		}
+	}
+}
+
+// settleErr runs a ledger settlement, retrying while Redis is unavailable. A lost lease
+// is not an error here: the settlement's purpose is moot.
+func (j *job) settleErr(op func(context.Context, string, string, string) error, name string) error {
+	d := j.route.dest
+	for {
+		err := op(j.ctx, d.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
+		switch {
+		case err == nil, errors.Is(err, ledger.ErrLeaseLost):
+			return nil
+		case errors.Is(err, ledger.ErrUnavailable):
+			if err := sleep(j.ctx, j.backoff()); err != nil {
+				return errAbandoned
+			}
+		default:
+			return fmt.Errorf("ledger %s: %w", name, err)
+		}
+	}
+}
+
+// deadLetter writes the message to the DLQ, retrying until it is stored or the consumer
+// stops waiting.
+func (j *job) deadLetter(class dlq.Class, reason string) error {
+	rec := dlq.Record{Class: class, Reason: reason, Attempts: j.attempts, FailedAt: time.Now(), Source: j.msg}
+	for {
+		err := j.h.dead.Write(j.ctx, rec)
+		if err == nil {
+			break
+		}
+		j.h.log.Error().Err(err).Msg("dead-letter write failed; retrying (the offset does not move)")
+		if err := j.pauseFor(j.backoff()); err != nil {
+			return err
+		}
+	}
+	j.h.metrics.Messages.WithLabelValues(metrics.OutcomeDLQ).Inc()
+	j.h.log.Warn().Str("class", string(class)).Str("reason", reason).Str("key", string(j.msg.Key)).
+		Int("partition", j.msg.Partition).Int64("offset", j.msg.Offset).Msg("dead-lettered")
+	return nil
+}
+
+// backoff is the next retry delay: exponential in the attempts, full jitter.
+func (j *job) backoff() time.Duration {
+	ceiling := j.h.cfg.Backoff << min(j.attempts, 20)
+	if ceiling > j.h.cfg.BackoffMax || ceiling <= 0 {
+		ceiling = j.h.cfg.BackoffMax
+	}
+	return j.h.cfg.Backoff/2 + rand.N(ceiling)
+}
+
+// pauseFor waits d unless the consumer starts draining.
+func (j *job) pauseFor(d time.Duration) error {
+	if err := sleep(j.waits, d); err != nil {
+		return errAbandoned
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// statusCode is the code label of a call: the HTTP status, or "error" without one.
+func statusCode(err error) string {
+	if err == nil {
+		return "2xx"
+	}
+	var e *trustpilot.APIError
+	if errors.As(err, &e) && e.Status != 0 {
+		return strconv.Itoa(e.Status)
+	}
+	return "error"
+}
