@@ -1,0 +1,226 @@
+package ledger_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/invitepipe/invitepipe/internal/ledger"
+	"github.com/invitepipe/invitepipe/internal/testenv"
+)
+
+// realEnv returns an env on a real server or cluster; time passes by sleeping.
+func realEnv(t *testing.T, client redis.UniversalClient) *env {
+	t.Cleanup(func() { client.Close() })
+	return &env{
+		client:  client,
+		options: func(o ledger.Options) ledger.Options { return o },
+		pass:    func(d time.Duration) { time.Sleep(d) },
+		shared:  true,
+	}
+}
+
+// sharedRedis returns a client of the shared test Redis.
+func sharedRedis(t testing.TB) redis.UniversalClient {
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatalf("parse the Redis URL: %v", err)
+	}
+	return redis.NewClient(opts)
+}
+
+func TestConformanceRedis(t *testing.T) {
+	testConformance(t, func(t *testing.T) *env { return realEnv(t, sharedRedis(t)) })
+}
+
+func TestConformanceRedisCluster(t *testing.T) {
+	addrs := startCluster(t)
+	testConformance(t, func(t *testing.T) *env {
+		return realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
+	})
+
+	t.Run("a business unit spreads over the masters", func(t *testing.T) {
+		e := realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
+		l := e.ledger(t, ledger.Options{})
+		for i := range 64 {
+			expect(t, l.Reserve, "ORD-"+strconv.Itoa(i), "a", ledger.Reserved)
+		}
+		var holding atomic.Int32
+		err := e.client.(*redis.ClusterClient).ForEachMaster(context.Background(), func(ctx context.Context, node *redis.Client) error {
+			keys, err := node.Keys(ctx, "*"+bu+"*").Result()
+			if len(keys) > 0 {
+				holding.Add(1)
+			}
+			return err
+		})
+		if err != nil || holding.Load() < 2 {
+			t.Fatalf("%d of 3 masters hold keys (%v), want the business unit spread over several", holding.Load(), err)
+		}
+	})
+}
+
+// TestRedisRestart checks that the ledger reports a stopped Redis as unavailable, works
+// again once it is back, and that what was confirmed before survived.
+func TestRedisRestart(t *testing.T) {
+	r := testenv.StartRedis(t)
+	opts, err := redis.ParseURL(r.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.MaxRetries = -1
+	e := realEnv(t, redis.NewClient(opts))
+	l := e.ledger(t, ledger.Options{})
+	expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
+	settle(t, "confirm", l.Confirm, "A-1", "a", false)
+
+	r.Stop(t)
+	if _, err := l.Reserve(context.Background(), bu, "A-1", "b"); !errors.Is(err, ledger.ErrUnavailable) {
+		t.Fatalf("reserve with Redis stopped: got %v, want ErrUnavailable", err)
+	}
+	r.Start(t)
+	e.eventually(t, "ledger answers after the restart", func() bool {
+		r, err := l.Reserve(context.Background(), bu, "A-1", "b")
+		if err != nil && !errors.Is(err, ledger.ErrUnavailable) {
+			t.Fatalf("reserve after the restart: %v", err)
+		}
+		if err == nil && r.Status != ledger.Duplicate {
+			t.Fatalf("reserve after the restart: got %v, want duplicate", r.Status)
+		}
+		return err == nil
+	})
+}
+
+const clusterPassword = "invitepipe-test"
+
+// startCluster starts a Redis Cluster of three masters on free loopback ports with its
+// data in a temporary directory, stops it when the test ends, and returns the addresses.
+func startCluster(t *testing.T) []string {
+	t.Helper()
+	testenv.RedisURL(t) // skips (or fails on CI) where the test services are not set up
+	for _, program := range []string{"redis-server", "redis-cli"} {
+		if _, err := exec.LookPath(program); err != nil {
+			t.Fatalf("%s is not installed; scripts/services up installs it", program)
+		}
+	}
+	dir := t.TempDir()
+	var addrs []string
+	for range 3 {
+		port := freePort(t)
+		cmd := exec.Command("redis-server",
+			"--bind", "127.0.0.1", "--port", port, "--requirepass", clusterPassword,
+			"--cluster-enabled", "yes", "--cluster-config-file", filepath.Join(dir, "nodes-"+port+".conf"),
+			"--dir", dir, "--save", "", "--appendonly", "no", "--logfile", filepath.Join(dir, port+".log"))
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		t.Cleanup(func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		})
+		addrs = append(addrs, "127.0.0.1:"+port)
+	}
+	for _, addr := range addrs {
+		client := redis.NewClient(&redis.Options{Addr: addr, Password: clusterPassword})
+		waitFor(t, "redis-server on "+addr+" answers", func() bool { return client.Ping(context.Background()).Err() == nil })
+		client.Close()
+	}
+	args := append([]string{"-a", clusterPassword, "--no-auth-warning", "--cluster", "create"}, addrs...)
+	out, err := exec.Command("redis-cli", append(args, "--cluster-replicas", "0", "--cluster-yes")...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("redis-cli --cluster create: %v: %s", err, out)
+	}
+	for _, addr := range addrs {
+		client := redis.NewClient(&redis.Options{Addr: addr, Password: clusterPassword})
+		waitFor(t, "cluster state ok on "+addr, func() bool {
+			info, err := client.ClusterInfo(context.Background()).Result()
+			return err == nil && strings.Contains(info, "cluster_state:ok")
+		})
+		client.Close()
+	}
+	return addrs
+}
+
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+// roundTrips counts the commands a client sends, pipelines counted once.
+type roundTrips struct{ n int64 }
+
+func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.n++
+		return next(ctx, cmd)
+	}
+}
+
+func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		r.n++
+		return next(ctx, cmds)
+	}
+}
+
+// BenchmarkReserveConfirm measures one message's ledger work, Reserve then Confirm of a
+// new reference, against the real Redis: go test -run - -bench . ./internal/ledger
+func BenchmarkReserveConfirm(b *testing.B) {
+	client := sharedRedis(b)
+	defer client.Close()
+	prefix := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+	defer deleteKeys(context.Background(), client, prefix+"*")
+	l, err := ledger.New(client, ledger.Options{KeyPrefix: prefix})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := l.Reserve(ctx, bu, "warm-up", "a"); err != nil { // loads the script
+		b.Fatal(err)
+	}
+	trips := &roundTrips{}
+	client.AddHook(trips)
+	var ref []byte
+	i := 0
+	for b.Loop() {
+		ref = strconv.AppendInt(append(ref[:0], "ORD-"...), int64(i), 10)
+		i++
+		r, err := l.Reserve(ctx, bu, string(ref), "a")
+		if err != nil || r.Status != ledger.Reserved {
+			b.Fatalf("reserve: %v, %v", r, err)
+		}
+		if err := l.Confirm(ctx, bu, string(ref), "a"); err != nil {
+			b.Fatalf("confirm: %v", err)
+		}
+	}
+	b.ReportMetric(float64(trips.n)/float64(b.N), "roundtrips/op")
+}

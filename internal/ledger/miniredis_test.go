@@ -1,0 +1,92 @@
+package ledger_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/invitepipe/invitepipe/internal/ledger"
+)
+
+// start is where the clock of every miniredis test begins.
+var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
+
+// fakeClock is the time a miniredis test moves, shared by the server and the ledger.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) add(d time.Duration) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	return c.now
+}
+
+// newMiniredis starts a miniredis whose TIME, TTLs and the ledger's clock all follow
+// env.pass.
+func newMiniredis(t *testing.T) (*miniredis.Miniredis, *env) {
+	t.Helper()
+	m := miniredis.RunT(t)
+	m.SetTime(start)
+	m.ClockTTL(true)
+	clock := &fakeClock{now: start}
+	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { client.Close() })
+	return m, &env{
+		client:  client,
+		options: func(o ledger.Options) ledger.Options { return ledger.WithClock(o, clock.Now) },
+		pass:    func(d time.Duration) { m.SetTime(clock.add(d)) },
+	}
+}
+
+func TestConformanceMiniredis(t *testing.T) {
+	testConformance(t, func(t *testing.T) *env {
+		_, e := newMiniredis(t)
+		return e
+	})
+}
+
+// TestRetention checks the default layout's lifetimes by moving the clock by hundreds of
+// days: an entry lives at least the retention and at most one epoch longer, confirmed or
+// not.
+func TestRetention(t *testing.T) {
+	tests := []struct {
+		name    string
+		confirm bool
+		after   time.Duration
+		want    ledger.Status
+		// gone: no key is left, before the final Reserve writes one.
+		gone bool
+	}{
+		{name: "confirmed, just before the retention", confirm: true, after: ledger.DefaultRetention - time.Millisecond, want: ledger.Duplicate},
+		{name: "confirmed, after the retention and one epoch", confirm: true, after: ledger.DefaultRetention + ledger.EpochLength, want: ledger.Reserved, gone: true},
+		{name: "unconfirmed, just before the retention", after: ledger.DefaultRetention - time.Millisecond, want: ledger.UnknownOutcome},
+		{name: "unconfirmed, after the retention and one epoch", after: ledger.DefaultRetention + ledger.EpochLength, want: ledger.Reserved, gone: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, e := newMiniredis(t)
+			l := e.ledger(t, ledger.Options{})
+			expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
+			if tc.confirm {
+				settle(t, "confirm", l.Confirm, "A-1", "a", false)
+			}
+			e.pass(tc.after)
+			if keys := m.Keys(); tc.gone && len(keys) != 0 {
+				t.Errorf("keys left after %v: %q", tc.after, keys)
+			}
+			expect(t, l.Reserve, "A-1", "b", tc.want)
+		})
+	}
+}
