@@ -50,28 +50,32 @@
 //
 // # How the consumer uses it
 //
-// Reserve immediately before calling Trustpilot, after any rate-limit wait, with an owner
-// token unique to this attempt at this message (e.g. pod, partition, offset and a random
-// part). Then, by the answer:
+// Reserve before calling Trustpilot with an owner token unique to this attempt at this
+// message (e.g. pod, partition, offset and a random part); Reserve again with the same
+// owner to renew the lease when a rate-limit wait took a good part of it. Then, by the
+// answer:
 //
 //   - Duplicate: the message's outcome is "duplicate"; commit it.
-//   - Busy: another worker is sending this reference. Wait Result.Wait and Reserve again;
-//     this is not a failure and does not use the retry budget.
+//   - Busy: another worker is sending this reference. Wait Result.Wait and Reserve
+//     again; this is not a failure and does not use the retry budget.
 //   - UnknownOutcome, policy resend: TakeOver and go on as after Reserved.
 //   - UnknownOutcome, policy dlq: TakeOver, write the message to the DLQ with class
 //     unknown_outcome, then Forget, so that the record, redriven after an operator
 //     checked Trustpilot, is sent. If the DLQ write fails, MarkUnknown. Between Forget
 //     and the redrive, any other message with the same reference is sent as well:
 //     check the DLQ before replaying a window of the topic that holds one.
-//   - Reserved: call Trustpilot, then by the result:
-//     2xx: Confirm; the outcome is "sent" even with ErrLeaseLost (log it). Retry Confirm
-//     until it succeeds.
-//     Certainly not created (429, 401/403/404, refused connection, failure before the
+//   - Reserved: call Trustpilot and act on the result as below.
+//
+// After the call:
+//
+//   - 2xx: Confirm; the outcome is "sent" even with ErrLeaseLost (log it). Retry
+//     Confirm on ErrUnavailable until it succeeds.
+//   - Certainly not created (429, 401/403/404, refused connection, failure before the
 //     request was written): Release, then retry the message later.
-//     Ambiguous (timeout after the request was written, connection cut before the
+//   - Ambiguous (timeout after the request was written, connection cut before the
 //     answer, gateway 502/504): MarkUnknown, then retry the message later; the retry
 //     meets UnknownOutcome and the policy decides.
-//     Rejected for good (400, 415): DLQ with class rejected, then Forget, so that the
+//   - Rejected for good (400, 415): DLQ with class rejected, then Forget, so that the
 //     fixed row can be sent.
 //
 // # Layout and size
@@ -87,7 +91,7 @@
 // 40 bytes). Every key expires Retention after its epoch ends (PEXPIREAT), which bounds
 // how long confirmed and abandoned entries live without per-field TTLs (HEXPIRE needs
 // Redis 7.4; Debian 12 ships 7.0). A lookup reads the reference's bucket in each epoch
-// the retention reaches (17 keys for 400 days) inside the one script call. The braces
+// the retention reaches (16 or 17 keys for 400 days, one spare on each side) inside the one script call. The braces
 // are the Cluster hash tag: one call's keys share a slot, and a business unit's buckets
 // spread over the cluster.
 //

@@ -30,9 +30,9 @@ func realEnv(t *testing.T, client redis.UniversalClient) *env {
 	}
 }
 
-// sharedRedis returns a client of the shared test Redis.
-func sharedRedis(t testing.TB) redis.UniversalClient {
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
+// newClient returns a client of the Redis at url.
+func newClient(t testing.TB, url string) *redis.Client {
+	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatalf("parse the Redis URL: %v", err)
 	}
@@ -40,7 +40,8 @@ func sharedRedis(t testing.TB) redis.UniversalClient {
 }
 
 func TestConformanceRedis(t *testing.T) {
-	testConformance(t, func(t *testing.T) *env { return realEnv(t, sharedRedis(t)) })
+	url := testenv.RedisURL(t)
+	testConformance(t, func(t *testing.T) *env { return realEnv(t, newClient(t, url)) })
 }
 
 func TestConformanceRedisCluster(t *testing.T) {
@@ -73,12 +74,7 @@ func TestConformanceRedisCluster(t *testing.T) {
 // again once it is back, and that what was confirmed before survived.
 func TestRedisRestart(t *testing.T) {
 	r := testenv.StartRedis(t)
-	opts, err := redis.ParseURL(r.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts.MaxRetries = -1
-	e := realEnv(t, redis.NewClient(opts))
+	e := realEnv(t, newClient(t, r.URL))
 	l := e.ledger(t, ledger.Options{})
 	expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
 	settle(t, "confirm", l.Confirm, "A-1", "a", false)
@@ -195,7 +191,7 @@ func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.P
 // BenchmarkReserveConfirm measures one message's ledger work, Reserve then Confirm of a
 // new reference, against the real Redis: go test -run - -bench . ./internal/ledger
 func BenchmarkReserveConfirm(b *testing.B) {
-	client := sharedRedis(b)
+	client := newClient(b, testenv.RedisURL(b))
 	defer client.Close()
 	prefix := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
 	defer deleteKeys(context.Background(), client, prefix+"*")

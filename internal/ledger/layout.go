@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// Layout constants. Like epochLength they decide where a reference lives: changing one
-// forgets every confirmed reference.
+// Layout constants. Like epochLength, buckets, maxRawField and digestLen decide where and
+// as what a reference is stored: changing one forgets every confirmed reference.
 const (
 	// buckets is the number of hashes a business unit's references of one epoch are
 	// spread over. Redis keeps a hash of up to hash-max-listpack-entries (default 128)
@@ -26,11 +26,11 @@ const (
 	digestLen = 1 + 16
 )
 
-// compact returns s when it is at most max bytes and does not start with the digest
+// compact returns s when it is at most limit bytes and does not start with the digest
 // marker byte 0x00, else the marker followed by 16 bytes of SHA-256(s). A compacted
 // string therefore never equals a string stored as given.
-func compact(s string, max int) string {
-	if len(s) <= max && s[0] != 0 {
+func compact(s string, limit int) string {
+	if len(s) <= limit && s[0] != 0 {
 		return s
 	}
 	sum := sha256.Sum256([]byte(s))

@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -70,6 +71,9 @@ type Ledger struct {
 // client or a Redis Cluster client. It returns an error naming the field when opts is
 // invalid; zero fields take their defaults.
 func New(client redis.UniversalClient, opts Options) (*Ledger, error) {
+	if client == nil {
+		return nil, errors.New("ledger: New: the Redis client is nil; pass the consumer's redis.UniversalClient")
+	}
 	opts = opts.withDefaults()
 	if err := opts.validate(); err != nil {
 		return nil, err

@@ -12,8 +12,9 @@ import (
 
 func TestNewValidatesOptions(t *testing.T) {
 	tests := []struct {
-		name string
-		opts ledger.Options
+		name      string
+		nilClient bool
+		opts      ledger.Options
 		// want lists the fields the error must name; empty means valid.
 		want []string
 	}{
@@ -22,13 +23,18 @@ func TestNewValidatesOptions(t *testing.T) {
 		{name: "negative lease", opts: ledger.Options{Lease: -time.Second}, want: []string{"Options.Lease"}},
 		{name: "sub-millisecond retention", opts: ledger.Options{Retention: time.Microsecond}, want: []string{"Options.Retention"}},
 		{name: "prefix with a hash tag", opts: ledger.Options{KeyPrefix: "{ledger}:"}, want: []string{"Options.KeyPrefix"}},
+		{name: "no client", nilClient: true, want: []string{"client is nil"}},
 		{name: "every problem at once", opts: ledger.Options{Lease: -1, Retention: -1, KeyPrefix: "}"}, want: []string{"Options.Lease", "Options.Retention", "Options.KeyPrefix"}},
 	}
 	client := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer client.Close()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			l, err := ledger.New(client, tc.opts)
+			c := redis.UniversalClient(client)
+			if tc.nilClient {
+				c = nil
+			}
+			l, err := ledger.New(c, tc.opts)
 			if len(tc.want) == 0 {
 				if err != nil || l == nil {
 					t.Fatalf("got %v, want a ledger", err)
