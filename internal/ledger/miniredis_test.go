@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"sync"
 	"testing"
 	"time"
 
@@ -9,29 +8,11 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/invitepipe/invitepipe/internal/ledger"
+	"github.com/invitepipe/invitepipe/internal/testenv"
 )
 
 // start is where the clock of every miniredis test begins.
 var start = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-
-// fakeClock is the time a miniredis test moves, shared by the server and the ledger.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) add(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-	return c.now
-}
 
 // newMiniredis starts a miniredis whose TIME, TTLs and the ledger's clock all follow
 // env.pass.
@@ -40,13 +21,13 @@ func newMiniredis(t *testing.T) (*miniredis.Miniredis, *env) {
 	m := miniredis.RunT(t)
 	m.SetTime(start)
 	m.ClockTTL(true)
-	clock := &fakeClock{now: start}
+	clock := testenv.NewClock(start)
 	client := redis.NewClient(&redis.Options{Addr: m.Addr()})
 	t.Cleanup(func() { client.Close() })
 	return m, &env{
 		client:  client,
 		options: func(o ledger.Options) ledger.Options { return ledger.WithClock(o, clock.Now) },
-		pass:    func(d time.Duration) { m.SetTime(clock.add(d)) },
+		pass:    func(d time.Duration) { m.SetTime(clock.Advance(d)) },
 	}
 }
 

@@ -10,32 +10,16 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invitepipe/invitepipe/internal/testenv"
 )
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // testEnv is a sandbox behind a loopback httptest server, on a fake clock.
 type testEnv struct {
 	t     *testing.T
 	sb    *Server
 	srv   *httptest.Server
-	clock *fakeClock
+	clock *testenv.Clock
 }
 
 // start is the fake clock's initial time.
@@ -49,7 +33,7 @@ func newEnv(t *testing.T, mutate func(*Config), opts ...Option) *testEnv {
 	if mutate != nil {
 		mutate(&cfg)
 	}
-	clock := &fakeClock{now: start}
+	clock := testenv.NewClock(start)
 	sb, err := New(cfg, append([]Option{WithClock(clock.Now)}, opts...)...)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/invitepipe/invitepipe/internal/sandbox"
+	"github.com/invitepipe/invitepipe/internal/testenv"
 )
 
 // contractEnv is a sandbox on a loopback server, with its own clock: moving
@@ -24,7 +25,7 @@ import (
 type contractEnv struct {
 	sb      *sandbox.Server
 	srv     *httptest.Server
-	sbClock *fakeClock
+	sbClock *testenv.Clock
 }
 
 func newContractEnv(t *testing.T, mutate func(*sandbox.Config)) *contractEnv {
