@@ -52,7 +52,7 @@ func runConsume(ctx context.Context, args []string, stdout io.Writer) error {
 type pipeline struct {
 	cfg      config.Consumer
 	log      zerolog.Logger
-	redis    *redis.Client
+	redis    redis.UniversalClient
 	dead     *dlq.Writer
 	handler  *deliver.Handler
 	consumer *consumer.Consumer
@@ -72,11 +72,11 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 	if err != nil {
 		return nil, err
 	}
-	ropts, err := cfg.Redis.Options()
+	rdb, err := cfg.Redis.Client()
 	if err != nil {
 		return nil, err
 	}
-	p := &pipeline{cfg: cfg, log: log, redis: redis.NewClient(ropts), dead: dlq.NewWriter(conn, cfg.DLQTopic)}
+	p := &pipeline{cfg: cfg, log: log, redis: rdb, dead: dlq.NewWriter(conn, cfg.DLQTopic)}
 	ldg, err := ledger.New(p.redis, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention})
 	if err != nil {
 		p.close()

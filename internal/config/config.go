@@ -58,6 +58,10 @@ type Redis struct {
 	// Password overrides the password in URL, so the URL can live in a ConfigMap and the
 	// password in a Secret. Never printed.
 	Password string `envconfig:"INVITEPIPE_REDIS_PASSWORD" desc:"Redis password (secret; overrides the one in the URL)"`
+	// Mode is single (one server), cluster (Redis Cluster: more nodes as addr=host:port
+	// query parameters of URL) or sentinel (URL names sentinels and master_name=). Default
+	// single.
+	Mode string `envconfig:"INVITEPIPE_REDIS_MODE" default:"single" desc:"single, cluster (extra nodes as ?addr=host:port) or sentinel (sentinels in the URL, ?master_name=)"`
 }
 
 // Trustpilot holds the API hosts and the per-call timeout. Credentials are per
@@ -301,26 +305,56 @@ func checkKafkaName(name string) string {
 	return ""
 }
 
-// Validate checks that the Redis URL parses.
+// Validate checks the mode and that the Redis URL parses for it.
 func (r *Redis) Validate() error {
 	var p problems
-	if _, err := r.Options(); err != nil {
-		p.add("INVITEPIPE_REDIS_URL", err.Error(), "use redis://[:password@]host:port/db or rediss:// for TLS")
+	if _, err := r.Client(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			p = append(p, fe)
+		} else {
+			p.add("INVITEPIPE_REDIS_URL", err.Error(), "use redis://[:password@]host:port/db or rediss:// for TLS")
+		}
 	}
 	return p.err()
 }
 
-// Options returns the go-redis options for URL with Password applied.
-func (r *Redis) Options() (*redis.Options, error) {
-	opt, err := redis.ParseURL(r.URL)
-	if err != nil {
-		// go-redis quotes the URL, password included: say what is wrong without it.
-		return nil, fmt.Errorf("%q is not a Redis URL", redactURL(r.URL))
+// Client returns a client for URL in Mode with Password applied. It connects lazily:
+// nothing is dialled until the first command.
+func (r *Redis) Client() (redis.UniversalClient, error) {
+	// go-redis quotes the URL, password included, in its errors: say what is wrong
+	// without it.
+	bad := fmt.Errorf("%q is not a Redis URL for mode %s", redactURL(r.URL), r.Mode)
+	switch r.Mode {
+	case "single", "":
+		opt, err := redis.ParseURL(r.URL)
+		if err != nil {
+			return nil, bad
+		}
+		if r.Password != "" {
+			opt.Password = r.Password
+		}
+		return redis.NewClient(opt), nil
+	case "cluster":
+		opt, err := redis.ParseClusterURL(r.URL)
+		if err != nil {
+			return nil, bad
+		}
+		if r.Password != "" {
+			opt.Password = r.Password
+		}
+		return redis.NewClusterClient(opt), nil
+	case "sentinel":
+		opt, err := redis.ParseFailoverURL(r.URL)
+		if err != nil || opt.MasterName == "" {
+			return nil, fmt.Errorf("%w (sentinel mode needs ?master_name=)", bad)
+		}
+		if r.Password != "" {
+			opt.Password = r.Password
+		}
+		return redis.NewFailoverClient(opt), nil
 	}
-	if r.Password != "" {
-		opt.Password = r.Password
-	}
-	return opt, nil
+	return nil, &FieldError{Var: "INVITEPIPE_REDIS_MODE", Problem: fmt.Sprintf("%q is not a mode", r.Mode), Fix: "use single, cluster or sentinel"}
 }
 
 // Validate checks the API hosts and the timeout.

@@ -3,6 +3,8 @@ package config
 import (
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 func TestLoadConsumer(t *testing.T) {
@@ -45,7 +47,17 @@ func TestLoadConsumer(t *testing.T) {
 		{
 			name: "redis URL with a password is not echoed",
 			env:  map[string]string{"INVITEPIPE_REDIS_URL": "http://:hunter2@redis:6379"},
-			want: []string{`INVITEPIPE_REDIS_URL: "http://:xxxxx@redis:6379" is not a Redis URL; use redis://[:password@]host:port/db or rediss:// for TLS`},
+			want: []string{`INVITEPIPE_REDIS_URL: "http://:xxxxx@redis:6379" is not a Redis URL for mode single; use redis://[:password@]host:port/db or rediss:// for TLS`},
+		},
+		{
+			name: "unknown redis mode",
+			env:  map[string]string{"INVITEPIPE_REDIS_MODE": "replicated"},
+			want: []string{`INVITEPIPE_REDIS_MODE: "replicated" is not a mode; use single, cluster or sentinel`},
+		},
+		{
+			name: "sentinel without a master name",
+			env:  map[string]string{"INVITEPIPE_REDIS_MODE": "sentinel", "INVITEPIPE_REDIS_URL": "redis://sentinel-0:26379"},
+			want: []string{`INVITEPIPE_REDIS_URL: "redis://sentinel-0:26379" is not a Redis URL for mode sentinel (sentinel mode needs ?master_name=); use redis://[:password@]host:port/db or rediss:// for TLS`},
 		},
 		{
 			name: "invitations URL without scheme",
@@ -147,9 +159,45 @@ func TestStringRedactsSecrets(t *testing.T) {
 			t.Errorf("String() lacks %q:\n%s", want, s)
 		}
 	}
-	opt, err := c.Redis.Options()
-	if err != nil || opt.Password != "other-secret" || opt.DB != 2 {
-		t.Errorf("Options() = %+v, %v; want the password override and db 2", opt, err)
+	client, err := c.Redis.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	if opt := client.(*redis.Client).Options(); opt.Password != "other-secret" || opt.DB != 2 {
+		t.Errorf("client options = %+v; want the password override and db 2", opt)
+	}
+}
+
+func TestRedisModes(t *testing.T) {
+	tests := []struct {
+		name, mode, url string
+		wantAddrs       []string
+	}{
+		{"cluster with extra nodes", "cluster", "redis://:pw@redis-0:6379?addr=redis-1:6379&addr=redis-2:6379", []string{"redis-0:6379", "redis-1:6379", "redis-2:6379"}},
+		{"sentinel", "sentinel", "redis://:pw@sentinel-0:26379?master_name=ledger&addr=sentinel-1:26379", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := Redis{URL: tt.url, Mode: tt.mode, Password: "override"}
+			client, err := r.Client()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			switch c := client.(type) {
+			case *redis.ClusterClient:
+				if got := c.Options().Addrs; strings.Join(got, ",") != strings.Join(tt.wantAddrs, ",") || c.Options().Password != "override" {
+					t.Errorf("cluster addrs %v password %q", got, c.Options().Password)
+				}
+			case *redis.Client:
+				if tt.mode != "sentinel" {
+					t.Errorf("mode %s gave a single-server client", tt.mode)
+				}
+			default:
+				t.Errorf("mode %s gave %T", tt.mode, client)
+			}
+		})
 	}
 }
 
