@@ -9,7 +9,9 @@ import (
 )
 
 // gate holds a destination's messages while it is paused as misconfigured, letting one
-// message through per probe interval to try it again.
+// message through per probe interval to try it again. A probe that ends without a
+// verdict (a duplicate, an abandoned message) costs at most one interval: the gate never
+// waits on a probe to report.
 type gate struct {
 	interval time.Duration
 	gauge    prometheus.Gauge
@@ -17,8 +19,7 @@ type gate struct {
 	mu      sync.Mutex
 	paused  bool
 	reason  string
-	probeAt time.Time
-	probing bool
+	probeAt time.Time     // while paused: when the next message may probe
 	resumed chan struct{} // closed when the destination resumes
 }
 
@@ -28,8 +29,8 @@ func newGate(interval time.Duration, gauge prometheus.Gauge) *gate {
 }
 
 // enter returns when the caller may call the destination: at once while it is not
-// paused; while paused, when the caller is the one probe of this interval (probe true)
-// or the destination resumed. It returns ctx's error when ctx ends first.
+// paused; while paused, when the caller is this interval's probe (probe true) or the
+// destination resumed. It returns ctx's error when ctx ends first.
 func (g *gate) enter(ctx context.Context) (probe bool, err error) {
 	for {
 		g.mu.Lock()
@@ -38,16 +39,12 @@ func (g *gate) enter(ctx context.Context) (probe bool, err error) {
 			return false, nil
 		}
 		now := time.Now()
-		if !g.probing && !now.Before(g.probeAt) {
-			g.probing = true
+		if !now.Before(g.probeAt) {
+			g.probeAt = now.Add(g.interval)
 			g.mu.Unlock()
 			return true, nil
 		}
-		wait := g.interval
-		if !g.probing {
-			wait = g.probeAt.Sub(now)
-		}
-		resumed := g.resumed
+		wait, resumed := g.probeAt.Sub(now), g.resumed
 		g.mu.Unlock()
 		t := time.NewTimer(wait)
 		select {
@@ -61,7 +58,8 @@ func (g *gate) enter(ctx context.Context) (probe bool, err error) {
 	}
 }
 
-// pause marks the destination misconfigured until a probe succeeds.
+// pause marks the destination misconfigured until a call works; the next probe comes
+// one interval from now.
 func (g *gate) pause(reason string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -71,7 +69,6 @@ func (g *gate) pause(reason string) {
 		g.gauge.Set(1)
 	}
 	g.reason = reason
-	g.probing = false
 	g.probeAt = time.Now().Add(g.interval)
 }
 
@@ -80,7 +77,6 @@ func (g *gate) pause(reason string) {
 func (g *gate) works() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.probing = false
 	if g.paused {
 		g.paused = false
 		g.reason = ""
@@ -89,11 +85,10 @@ func (g *gate) works() {
 	}
 }
 
-// probeEnded lets another message probe when a probe ended without a verdict (a
-// duplicate, an abandoned message).
+// probeEnded lets another message probe at once when a probe ended without a verdict.
 func (g *gate) probeEnded() {
 	g.mu.Lock()
-	g.probing = false
+	g.probeAt = time.Now()
 	g.mu.Unlock()
 }
 
