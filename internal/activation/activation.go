@@ -31,13 +31,34 @@ type Credentials struct {
 	PasswordEnv string `yaml:"password_env"`
 }
 
-// RateLimit is a destination's call budget, shared by every replica.
+// RateLimit is a destination's call budget, shared by every replica. All its windows
+// apply at once: a call waits until every one of them has room.
 type RateLimit struct {
 	// Per5Min is the most calls in any 5-minute window. Default 833.
 	Per5Min int `yaml:"per_5min"`
 	// PerHour is the most calls in any hour. Default 10000.
 	PerHour int `yaml:"per_hour"`
+	// Windows are further budgets, for a contract whose windows differ from Trustpilot's
+	// guidance (e.g. at most 100 calls per minute). They apply on top of Per5Min and
+	// PerHour, never instead. Default none.
+	Windows []RateWindow `yaml:"windows"`
 }
+
+// RateWindow is one further budget: at most Calls calls in any window of length Per.
+type RateWindow struct {
+	// Calls is the most calls in any window. From 1 to 2^31-1.
+	Calls int `yaml:"calls"`
+	// Per is the window's length, from 1s to 24h. Set by Load from RawPer.
+	Per time.Duration `yaml:"-"`
+	// RawPer is Per as written, a duration such as 1m or 30s.
+	RawPer string `yaml:"per"`
+}
+
+// Bounds of a RateWindow's length.
+const (
+	MinRateWindow = time.Second
+	MaxRateWindow = 24 * time.Hour
+)
 
 // Trustpilot's recommended budget, the default of every destination.
 const (

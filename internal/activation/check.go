@@ -32,6 +32,9 @@ func (f *File) check() []Problem {
 		if d.RateLimit.PerHour == 0 {
 			d.RateLimit.PerHour = DefaultPerHour
 		}
+		for j := range d.RateLimit.Windows {
+			checkRateWindow(add, fmt.Sprintf("%s.rate_limit.windows[%d].per", at, j), &d.RateLimit.Windows[j])
+		}
 		c := d.Credentials
 		if (c.UsernameEnv == "") != (c.PasswordEnv == "") {
 			add(at+".credentials", "username_env and password_env go together (password grant); set both or neither")
@@ -96,6 +99,21 @@ func (f *File) check() []Problem {
 		}
 	}
 	return ps
+}
+
+// checkRateWindow sets w.Per from w.RawPer, or reports why it cannot.
+func checkRateWindow(add func(string, string, ...any), path string, w *RateWindow) {
+	d, err := time.ParseDuration(w.RawPer)
+	switch {
+	case err != nil:
+		add(path, "%q is not a duration such as 1m or 30s", w.RawPer)
+	case d < MinRateWindow:
+		add(path, "%s is shorter than a second: Trustpilot counts calls over minutes; use 1s or more", w.RawPer)
+	case d > MaxRateWindow:
+		add(path, "%s is longer than a day: use at most 24h", w.RawPer)
+	default:
+		w.Per = d
+	}
 }
 
 // checkURL reports a set URL that is not absolute https: Trustpilot redirects consumers

@@ -10,6 +10,7 @@
 //   - An invalid file yields a *ValidationError listing every problem found, each with its
 //     path in the file, e.g. "activations[1].mapping.consumer_email: required".
 //   - Defaults are applied once, here: a destination without rate_limit gets Trustpilot's
-//     guidance (833 calls per 5 minutes, 10,000 per hour).
+//     guidance (833 calls per 5 minutes, 10,000 per hour). Further windows
+//     (rate_limit.windows, each from 1s to 24h) add to those two, never replace them.
 //   - The file never holds secrets, only the names of environment variables.
 package activation

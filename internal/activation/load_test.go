@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -142,6 +143,30 @@ activations:`, 1) + `
 			},
 		},
 		{
+			name: "further rate windows: missing field, wrong types, out of range",
+			yaml: strings.Replace(valid, "    credentials:", `    rate_limit:
+      windows:
+        - { calls: 0, per: 5 minutes }
+        - { calls: 10 }
+        - { calls: 10, per: 500ms }
+        - { calls: 10, per: 25h }
+        - { calls: 10, per: 1m, burst: 5 }
+    credentials:`, 1),
+			want: []string{
+				"destinations[0].rate_limit.windows[0].calls: minimum: got 0, want 1",
+				`destinations[0].rate_limit.windows[0].per: "5 minutes" does not match a duration such as 15m or 1h30m`,
+				"destinations[0].rate_limit.windows[1].per: required",
+				`destinations[0].rate_limit.windows[2].per: "500ms" does not match a duration such as 15m or 1h30m`,
+				"destinations[0].rate_limit.windows[4].burst: unknown field (check its spelling and level)",
+				"destinations[0].rate_limit.windows[3].per: 25h is longer than a day: use at most 24h",
+			},
+		},
+		{
+			name: "further rate window shorter than a second",
+			yaml: strings.Replace(valid, "    credentials:", "    rate_limit: { windows: [{ calls: 10, per: 0.5s }] }\n    credentials:", 1),
+			want: []string{"destinations[0].rate_limit.windows[0].per: 0.5s is shorter than a second: Trustpilot counts calls over minutes; use 1s or more"},
+		},
+		{
 			name: "bad schedule",
 			yaml: valid + "    schedule: every day\n",
 			want: []string{`activations[0].schedule: "every day" does not match a duration such as 15m or 1h30m`},
@@ -191,7 +216,7 @@ func TestLoadExampleAppliesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, ok := f.Destination("shop-eu")
-	if !ok || d.RateLimit != (RateLimit{Per5Min: 833, PerHour: 10000}) {
+	if !ok || d.RateLimit.Per5Min != 833 || d.RateLimit.PerHour != 10000 || d.RateLimit.Windows != nil {
 		t.Fatalf("destination shop-eu = %+v, %v", d, ok)
 	}
 	tests := []struct {
@@ -214,6 +239,48 @@ func TestLoadExampleAppliesDefaults(t *testing.T) {
 	}
 	if _, ok := f.Activation("nope"); ok {
 		t.Error("Activation(nope) found something")
+	}
+}
+
+func TestParseRateLimits(t *testing.T) {
+	tests := []struct {
+		name      string
+		rateLimit string
+		want      RateLimit
+	}{
+		{
+			name: "absent: Trustpilot's guidance",
+			want: RateLimit{Per5Min: DefaultPer5Min, PerHour: DefaultPerHour},
+		},
+		{
+			name:      "one window set, the other defaulted",
+			rateLimit: "{ per_5min: 50 }",
+			want:      RateLimit{Per5Min: 50, PerHour: DefaultPerHour},
+		},
+		{
+			name:      "further windows keep both defaults",
+			rateLimit: "{ windows: [{ calls: 100, per: 1m }, { calls: 5, per: 1s }, { calls: 20000, per: 24h }] }",
+			want: RateLimit{Per5Min: DefaultPer5Min, PerHour: DefaultPerHour, Windows: []RateWindow{
+				{Calls: 100, Per: time.Minute, RawPer: "1m"},
+				{Calls: 5, Per: time.Second, RawPer: "1s"},
+				{Calls: 20000, Per: 24 * time.Hour, RawPer: "24h"},
+			}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := valid
+			if tt.rateLimit != "" {
+				yaml = strings.Replace(valid, "    credentials:", "    rate_limit: "+tt.rateLimit+"\n    credentials:", 1)
+			}
+			f, err := Parse([]byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := f.Destinations[0].RateLimit; !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("rate limit = %+v, want %+v", got, tt.want)
+			}
+		})
 	}
 }
 

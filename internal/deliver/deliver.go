@@ -164,6 +164,7 @@ func (j *job) run() error {
 // send loops until the invitation has an outcome.
 func (j *job) send() error {
 	d := j.route.dest
+	limiterDown := 0 // Redis failures of the rate limiter in a row
 	for {
 		probe, err := j.route.gate.enter(j.waits)
 		if err != nil {
@@ -198,13 +199,18 @@ func (j *job) send() error {
 		if err != nil {
 			j.releaseAfterWait(probe)
 			if errors.Is(err, ratelimit.ErrUnavailable) {
-				if err := j.pauseFor(j.backoff()); err != nil {
+				if limiterDown == 0 {
+					j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
+				}
+				if err := j.pauseFor(j.h.backoff(limiterDown)); err != nil {
 					return err
 				}
+				limiterDown++
 				continue
 			}
 			return errAbandoned
 		}
+		limiterDown = 0
 		if waited > j.h.cfg.Lease/10 {
 			// Renew the reservation so it outlives the call; a lease that ran out during
 			// the wait is this attempt's own, and no call was made under it.
@@ -280,7 +286,7 @@ func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
 	if apiErr := (*trustpilot.APIError)(nil); errors.As(callErr, &apiErr) {
 		retryAfter = apiErr.RetryAfter
 	}
-	wait := max(j.backoff(), retryAfter)
+	wait := max(j.h.backoff(j.attempts), retryAfter)
 	if errors.Is(callErr, trustpilot.ErrRateLimited) {
 		// Slow the destination down for every replica; if Redis cannot say so, the
 		// backoff below still slows this message.
@@ -295,11 +301,12 @@ func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
 }
 
 // reserve asks the ledger for the reference until it answers, waiting out Busy holders
-// and Redis outages. An unknown outcome is taken over for this attempt (unknown true);
-// the caller applies the policy.
+// and Redis outages with growing backoff. A Busy holder is asked again before its lease
+// ends (it usually settles long before), a Redis outage is logged once. An unknown
+// outcome is taken over for this attempt (unknown true); the caller applies the policy.
 func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error) {
 	d, ref := j.route.dest, j.inv.ReferenceNumber
-	for {
+	for waits := 0; ; waits++ {
 		res, err := j.h.ledger.Reserve(j.waits, d.BusinessUnitID, ref, j.owner)
 		if err == nil && res.Status == ledger.UnknownOutcome {
 			unknown = true
@@ -315,12 +322,14 @@ func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error
 			}
 			return 0, false, fmt.Errorf("ledger: %w", err) // needs an operator; the message is held
 		case err != nil:
-			j.h.log.Warn().Err(err).Msg("ledger unavailable: waiting for Redis")
-			if err := j.pauseFor(j.backoff()); err != nil {
+			if waits == 0 {
+				j.h.log.Warn().Err(err).Msg("ledger unavailable: waiting for Redis")
+			}
+			if err := j.pauseFor(j.h.backoff(waits)); err != nil {
 				return 0, false, err
 			}
 		case res.Status == ledger.Busy:
-			if err := j.pauseFor(max(res.Wait, 10*time.Millisecond)); err != nil {
+			if err := j.pauseFor(max(min(res.Wait, j.h.backoff(waits)), time.Millisecond)); err != nil {
 				return 0, false, err
 			}
 		default:
@@ -346,7 +355,7 @@ func (j *job) releaseAfterWait(probe bool) {
 // confirm records the 2xx, retrying while Redis is unavailable until ctx ends.
 func (j *job) confirm() error {
 	d := j.route.dest
-	for {
+	for tries := 0; ; tries++ {
 		err := j.h.ledger.Confirm(j.ctx, d.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
 		switch {
 		case err == nil:
@@ -355,7 +364,7 @@ func (j *job) confirm() error {
 			j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("sent after the reservation was lost; another worker may have acted on it")
 			return nil
 		case errors.Is(err, ledger.ErrUnavailable):
-			if err := sleep(j.ctx, j.backoff()); err != nil {
+			if err := sleep(j.ctx, j.h.backoff(tries)); err != nil {
 				return fmt.Errorf("sent but not confirmed: %w", err)
 			}
 		default:
@@ -368,13 +377,13 @@ func (j *job) confirm() error {
 // is not an error here: the settlement's purpose is moot.
 func (j *job) settleErr(op func(context.Context, string, string, string) error, name string) error {
 	d := j.route.dest
-	for {
+	for tries := 0; ; tries++ {
 		err := op(j.ctx, d.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
 		switch {
 		case err == nil, errors.Is(err, ledger.ErrLeaseLost):
 			return nil
 		case errors.Is(err, ledger.ErrUnavailable):
-			if err := sleep(j.ctx, j.backoff()); err != nil {
+			if err := sleep(j.ctx, j.h.backoff(tries)); err != nil {
 				return errAbandoned
 			}
 		default:
@@ -387,13 +396,13 @@ func (j *job) settleErr(op func(context.Context, string, string, string) error, 
 // stops waiting.
 func (j *job) deadLetter(class dlq.Class, reason string) error {
 	rec := dlq.Record{Class: class, Reason: reason, Attempts: j.attempts, FailedAt: time.Now(), Source: j.msg}
-	for {
+	for tries := 0; ; tries++ {
 		err := j.h.dead.Write(j.ctx, rec)
 		if err == nil {
 			break
 		}
 		j.h.log.Error().Err(err).Msg("dead-letter write failed; retrying (the offset does not move)")
-		if err := j.pauseFor(j.backoff()); err != nil {
+		if err := j.pauseFor(j.h.backoff(tries)); err != nil {
 			return err
 		}
 	}
@@ -403,13 +412,14 @@ func (j *job) deadLetter(class dlq.Class, reason string) error {
 	return nil
 }
 
-// backoff is the next retry delay: exponential in the attempts, full jitter.
-func (j *job) backoff() time.Duration {
-	ceiling := j.h.cfg.Backoff << min(j.attempts, 20)
-	if ceiling > j.h.cfg.BackoffMax || ceiling <= 0 {
-		ceiling = j.h.cfg.BackoffMax
+// backoff is the delay after n failed tries in a row: exponential in n up to BackoffMax,
+// full jitter.
+func (h *Handler) backoff(n int) time.Duration {
+	ceiling := h.cfg.Backoff << min(n, 20)
+	if ceiling > h.cfg.BackoffMax || ceiling <= 0 {
+		ceiling = h.cfg.BackoffMax
 	}
-	return j.h.cfg.Backoff/2 + rand.N(ceiling)
+	return h.cfg.Backoff/2 + rand.N(ceiling)
 }
 
 // pauseFor waits d unless the consumer starts draining.

@@ -22,6 +22,10 @@
 //     crash: dlq (dead-letter as unknown_outcome, forget, so a redrive sends it) or
 //     resend.
 //   - Every call waits for its destination's shared budget first.
+//   - Every wait that repeats (Redis unavailable, a reference Busy with another worker, a
+//     failing dead-letter write) backs off exponentially up to the backoff cap; a Busy
+//     holder is asked again before its lease ends, since it usually settles long before.
+//     A Redis outage is logged once per message, not once per try.
 //   - A dead-letter write that fails is retried; until it succeeds the message has no
 //     outcome and its offset does not move.
 package deliver

@@ -18,7 +18,8 @@ type Destination struct {
 	Name           string
 	BusinessUnitID string
 	Client         *trustpilot.Client
-	// Limits are the call budgets shared by every replica: per 5 minutes and per hour.
+	// Limits are the call budgets shared by every replica: per 5 minutes, per hour, then
+	// the activation file's further windows.
 	Limits []ratelimit.Limit
 }
 
@@ -45,16 +46,25 @@ func Build(f *activation.File, tp config.Trustpilot, lookup LookupEnv, hc *http.
 			Name:           d.Name,
 			BusinessUnitID: d.BusinessUnitID,
 			Client:         client,
-			Limits: []ratelimit.Limit{
-				{Count: d.RateLimit.Per5Min, Window: 5 * time.Minute},
-				{Count: d.RateLimit.PerHour, Window: time.Hour},
-			},
+			Limits:         limits(d.RateLimit),
 		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return out, nil
+}
+
+// limits returns every window of r: 5 minutes, 1 hour, then the file's further windows.
+func limits(r activation.RateLimit) []ratelimit.Limit {
+	out := []ratelimit.Limit{
+		{Count: r.Per5Min, Window: 5 * time.Minute},
+		{Count: r.PerHour, Window: time.Hour},
+	}
+	for _, w := range r.Windows {
+		out = append(out, ratelimit.Limit{Count: w.Calls, Window: w.Per})
+	}
+	return out
 }
 
 // clientConfig reads d's secrets and returns its client configuration.

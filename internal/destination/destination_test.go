@@ -1,6 +1,7 @@
 package destination
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ destinations:
   - name: shop-eu
     business_unit_id: 507f191e810c19729de860ea
     credentials: { api_key_env: EU_KEY, api_secret_env: EU_SECRET, business_user_id_env: EU_USER }
-    rate_limit: { per_5min: 50 }
+    rate_limit: { per_5min: 50, windows: [{ calls: 5, per: 2s }] }
   - name: shop-us
     business_unit_id: 507f191e810c19729de860eb
     credentials: { api_key_env: US_KEY, api_secret_env: US_SECRET, username_env: US_LOGIN, password_env: US_PASSWORD }
@@ -47,9 +48,13 @@ func TestBuild(t *testing.T) {
 	if eu == nil || eu.BusinessUnitID != "507f191e810c19729de860ea" || eu.Client == nil {
 		t.Fatalf("shop-eu = %+v", eu)
 	}
-	want := []ratelimit.Limit{{Count: 50, Window: 5 * time.Minute}, {Count: 10000, Window: time.Hour}}
-	if len(eu.Limits) != 2 || eu.Limits[0] != want[0] || eu.Limits[1] != want[1] {
-		t.Errorf("limits = %v, want %v", eu.Limits, want)
+	want := []ratelimit.Limit{{Count: 50, Window: 5 * time.Minute}, {Count: 10000, Window: time.Hour}, {Count: 5, Window: 2 * time.Second}}
+	if !slices.Equal(eu.Limits, want) {
+		t.Errorf("shop-eu limits = %v, want %v", eu.Limits, want)
+	}
+	wantUS := []ratelimit.Limit{{Count: 833, Window: 5 * time.Minute}, {Count: 10000, Window: time.Hour}}
+	if us := got["shop-us"]; us == nil || !slices.Equal(us.Limits, wantUS) {
+		t.Errorf("shop-us = %+v, want limits %v", us, wantUS)
 	}
 	cfg, _ := clientConfig(f.Destinations[0], tp, env(all))
 	if cfg.Grant != trustpilot.GrantClientCredentials || cfg.APISecret != "s" || cfg.BusinessUserID != "u" {

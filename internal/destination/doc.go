@@ -8,5 +8,5 @@
 //   - The password grant is used exactly when the file names username_env and
 //     password_env; otherwise client_credentials.
 //   - Rate limits are the file's (defaults applied by package activation), as windows of
-//     5 minutes and 1 hour.
+//     5 minutes and 1 hour plus the further windows the file lists, all applied at once.
 package destination

@@ -1,0 +1,229 @@
+package deliver
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/invitepipe/invitepipe/internal/activation"
+	"github.com/invitepipe/invitepipe/internal/config"
+	"github.com/invitepipe/invitepipe/internal/destination"
+	"github.com/invitepipe/invitepipe/internal/dlq"
+	"github.com/invitepipe/invitepipe/internal/ledger"
+	"github.com/invitepipe/invitepipe/internal/metrics"
+	"github.com/invitepipe/invitepipe/internal/ratelimit"
+	"github.com/invitepipe/invitepipe/internal/sandbox"
+	"github.com/invitepipe/invitepipe/internal/testenv"
+)
+
+// fixture is a Handler wired to a sandbox and a Redis, with one activation "svc".
+type fixture struct {
+	h       *Handler
+	sandbox *sandbox.Server
+	metrics *metrics.Metrics
+	log     *syncBuffer
+}
+
+// newFixture builds a Handler on the Redis of client with the given ledger lease; the
+// sandbox takes latency to answer each invitation call.
+func newFixture(t *testing.T, client redis.UniversalClient, lease, latency time.Duration) *fixture {
+	t.Helper()
+	bu := strings.ReplaceAll(testenv.UniqueName(t, "bu"), ".", "-")
+	cfg := sandbox.DefaultConfig()
+	cfg.BusinessUnits = []sandbox.BusinessUnit{{ID: bu}}
+	cfg.RateLimits = nil
+	cfg.Faults.LatencyMin, cfg.Faults.LatencyMax = latency, latency
+	sb, err := sandbox.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(sb.Handler())
+	t.Cleanup(func() { sb.Close(); ts.Close() })
+
+	name := strings.ToLower(strings.ReplaceAll(testenv.UniqueName(t, "dest"), ".", "-"))
+	f, err := activation.Parse(fmt.Appendf(nil, `
+destinations:
+  - name: %s
+    business_unit_id: %s
+    credentials: { api_key_env: KEY, api_secret_env: SECRET, business_user_id_env: USER }
+activations:
+  - id: svc
+    destination: %s
+    invitation_type: service
+    mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
+`, name, bu, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{"KEY": sandbox.DefaultAPIKey, "SECRET": sandbox.DefaultAPISecret, "USER": sandbox.DefaultBusinessUserID}
+	dests, err := destination.Build(f, config.Trustpilot{APIURL: ts.URL, InvitationsURL: ts.URL, RequestTimeout: 10 * time.Second},
+		func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.New(client, ledger.Options{Lease: lease})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rl, err := ratelimit.New(client, ratelimit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx := &fixture{sandbox: sb, metrics: metrics.New("test"), log: &syncBuffer{}}
+	fx.h, err = New(Config{
+		UnknownOutcome: PolicyDLQ, Lease: lease, MaxAttempts: 5, MaxElapsed: time.Minute,
+		Backoff: time.Millisecond, BackoffMax: 4 * time.Millisecond, ProbeInterval: time.Second, Owner: "test",
+	}, f, dests, l, rl, &noDeadLetters{t}, fx.metrics, zerolog.New(fx.log))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fx
+}
+
+// rowMessage is a valid row message of activation svc for reference ref at offset.
+func rowMessage(ref string, offset int64) kafka.Message {
+	return kafka.Message{Offset: offset, Key: []byte("svc/" + ref), Value: fmt.Appendf(nil,
+		`{"activation":"svc","row_id":%q,"row":{"order_id":%q,"name":"Ann Lee","email":"ann@example.com"}}`, ref, ref)}
+}
+
+// sharedRedis is a client of the shared test Redis.
+func sharedRedis(t *testing.T) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// A duplicate that meets the original's reservation asks again soon, not when the
+// reservation's lease ends: with a one-hour lease both messages still finish at once.
+func TestBusyReferenceIsAskedAgainBeforeTheLeaseEnds(t *testing.T) {
+	fx := newFixture(t, sharedRedis(t), time.Hour, 500*time.Millisecond)
+	done := make(chan error, 2)
+	for offset := range int64(2) {
+		go func() { done <- fx.h.Handle(context.Background(), nil, rowMessage("R-1", offset)) }()
+	}
+	deadline := time.After(30 * time.Second)
+	for range 2 {
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Handle = %v, want an outcome", err)
+			}
+		case <-deadline:
+			t.Fatal("a message with the same reference as one in flight waited for the lease to end")
+		}
+	}
+	if n := fx.sandbox.Stats().AcceptedInvitations; n != 1 {
+		t.Errorf("sandbox accepted %d invitations, want 1", n)
+	}
+	sent := testutil.ToFloat64(fx.metrics.Messages.WithLabelValues(metrics.OutcomeSent))
+	dup := testutil.ToFloat64(fx.metrics.Messages.WithLabelValues(metrics.OutcomeDuplicate))
+	if sent != 1 || dup != 1 {
+		t.Errorf("outcomes: %v sent, %v duplicate; want 1 and 1", sent, dup)
+	}
+}
+
+// While Redis is down a message waits, without calling Trustpilot, and says so once
+// however many times it asks.
+func TestRedisOutageIsLoggedOncePerMessage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there: every dial is refused
+	client := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1})
+	defer client.Close()
+	tries := &countingHook{}
+	client.AddHook(tries)
+	fx := newFixture(t, client, time.Minute, 0)
+
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- fx.h.Handle(context.Background(), stop, rowMessage("R-1", 0)) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for tries.count() < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d tries to reach Redis in 30s", tries.count())
+		}
+		time.Sleep(5 * time.Millisecond) // poll interval
+	}
+	close(stop)
+	if err := <-done; err == nil {
+		t.Fatal("Handle = nil without Redis, want the message left without an outcome")
+	}
+	if n := strings.Count(fx.log.String(), "ledger unavailable"); n != 1 {
+		t.Errorf("%d warnings about the ledger for %d tries, want 1:\n%s", n, tries.count(), fx.log.String())
+	}
+	if n := fx.sandbox.Stats().Calls[sandbox.ClassInvitations]; len(n) != 0 {
+		t.Errorf("Trustpilot was called without the ledger: %v", n)
+	}
+}
+
+// noDeadLetters fails the test on any dead letter.
+type noDeadLetters struct{ t *testing.T }
+
+func (d *noDeadLetters) Write(_ context.Context, r dlq.Record) error {
+	d.t.Errorf("unexpected dead letter %s: %s", r.Class, r.Reason)
+	return nil
+}
+
+// countingHook counts the commands sent to Redis, answered or not.
+type countingHook struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (h *countingHook) count() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.n
+}
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.mu.Lock()
+		h.n++
+		h.mu.Unlock()
+		return next(ctx, cmd)
+	}
+}
+
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+// syncBuffer is a log sink safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
