@@ -287,6 +287,14 @@ func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssi
 					finish(r)
 				case <-hard.Done():
 					log.Warn().Int("inflight", inflight).Msg("drain deadline passed; uncommitted messages will be delivered again")
+					// The abandoned handlers return soon (their ctx has ended); their
+					// process slots must outlive this generation.
+					go func(n int) {
+						for range n {
+							<-results
+							release()
+						}
+					}(inflight)
 					return
 				}
 			}
@@ -295,11 +303,13 @@ func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssi
 	}
 }
 
-// fetch reads messages in offset order and passes them on, taking a pending token, a
-// partition slot and a process slot for each. It stops when the generation ends.
+// fetch reads messages in offset order and passes them on. Each message holds a pending
+// token and a partition slot, taken before it is fetched, and a process slot, taken
+// after: a fetcher waiting for messages holds none of the process's slots, so idle
+// partitions never starve busy ones. It stops when the generation ends.
 func (c *Consumer) fetch(gctx context.Context, r *kafka.Reader, partSlots, pendingTokens chan struct{}, out chan<- kafka.Message) {
 	for {
-		for _, sem := range []chan struct{}{pendingTokens, partSlots, c.slots} {
+		for _, sem := range []chan struct{}{pendingTokens, partSlots} {
 			select {
 			case sem <- struct{}{}:
 			case <-gctx.Done():
@@ -311,12 +321,27 @@ func (c *Consumer) fetch(gctx context.Context, r *kafka.Reader, partSlots, pendi
 			return
 		}
 		c.metrics.Inflight.Inc()
-		select {
-		case out <- msg:
-		case <-gctx.Done():
+		if !c.handOver(gctx, msg, out) {
 			c.metrics.Inflight.Dec()
 			return
 		}
+	}
+}
+
+// handOver takes a process slot for msg and passes msg on. It reports false, holding no
+// process slot, when the generation ends first: the process outlives the generation.
+func (c *Consumer) handOver(gctx context.Context, msg kafka.Message, out chan<- kafka.Message) bool {
+	select {
+	case c.slots <- struct{}{}:
+	case <-gctx.Done():
+		return false
+	}
+	select {
+	case out <- msg:
+		return true
+	case <-gctx.Done():
+		<-c.slots
+		return false
 	}
 }
 

@@ -40,12 +40,14 @@ type fixture struct {
 	group   string
 	client  *kafka.Client
 	counter *handled
+	// cfg configures the consumers started next; topic and group are filled in.
+	cfg consumer.Config
 }
 
 func newFixture(t *testing.T) *fixture {
 	brokers := testenv.Kafka(t)
 	f := &fixture{t: t, conn: &kafkaconn.Conn{Brokers: brokers, Dialer: &kafka.Dialer{Timeout: 10 * time.Second}, Transport: &kafka.Transport{}},
-		topic: testenv.UniqueName(t, "rows"), group: testenv.UniqueName(t, "group"), counter: newHandled()}
+		topic: testenv.UniqueName(t, "rows"), group: testenv.UniqueName(t, "group"), counter: newHandled(), cfg: fastGroup}
 	testenv.CreateTopic(t, brokers, f.topic, partitions)
 	f.client = &kafka.Client{Addr: kafka.TCP(brokers...), Transport: f.conn.Transport}
 	return f
@@ -123,7 +125,7 @@ func (f *fixture) start(h consumer.Handler) (stop func()) {
 func (f *fixture) startConsumer(h consumer.Handler) (stop func(), c *consumer.Consumer) {
 	f.t.Helper()
 	log := zerolog.New(zerolog.NewTestWriter(f.t)).Level(zerolog.InfoLevel)
-	cfg := fastGroup
+	cfg := f.cfg
 	cfg.Topic, cfg.Group = f.topic, f.group
 	c, err := consumer.New(f.conn, cfg, h, log, metrics.New("test"))
 	if err != nil {
@@ -274,6 +276,71 @@ func TestConsumerRebalance(t *testing.T) {
 	f.waitCommitted(ends, 90*time.Second)
 	if m := f.counter.missing(n); len(m) > 0 {
 		t.Fatalf("%d messages lost in the rebalance, e.g. %v", len(m), m[:min(5, len(m))])
+	}
+}
+
+// TestConsumerProcessSlots runs a member with few process slots through two generation
+// ends (a second member joins, then leaves) and checks that it still handles everything.
+// A process slot held by an idle partition, or not given back when a generation ends,
+// stalls the member's other partitions for good.
+func TestConsumerProcessSlots(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// maxInflight is the member's process-wide bound.
+		maxInflight int
+		// holdFirst, if set, is the key whose first delivery the handler holds past the
+		// drain deadline, ignoring stop.
+		holdFirst string
+	}{
+		// Caught up, every partition's fetcher waits for its next message.
+		{name: "idle fetchers at the generation end", maxInflight: partitions},
+		// One partition done early must not keep the slot the others need.
+		{name: "fewer process slots than partitions", maxInflight: 1},
+		// A handler that outlives the drain returns its slot after the generation ended.
+		{name: "handler past the drain deadline", maxInflight: 1, holdFirst: "row-7"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			f.cfg.MaxInflight = tc.maxInflight
+			held := make(chan struct{})
+			var once sync.Once
+			work := f.workload(time.Millisecond)
+			h := consumer.HandlerFunc(func(ctx context.Context, stop <-chan struct{}, m kafka.Message) error {
+				if string(m.Key) == tc.holdFirst {
+					first := false
+					once.Do(func() { first = true; close(held) })
+					if first {
+						<-ctx.Done()
+						return ctx.Err()
+					}
+				}
+				return work(ctx, stop, m)
+			})
+			ends := f.produce(30)
+			f.start(h)
+			if tc.holdFirst == "" {
+				f.waitCommitted(ends, 60*time.Second)
+				close(held)
+			}
+			<-held
+
+			stopB, b := f.startConsumer(f.workload(time.Millisecond))
+			deadline := time.Now().Add(30 * time.Second)
+			for !b.Joined() {
+				if time.Now().After(deadline) {
+					t.Fatal("the second member did not join within 30s")
+				}
+				time.Sleep(20 * time.Millisecond) // polling interval of the condition
+			}
+			stopB()
+
+			const n = 300
+			ends = f.produce(n)
+			f.waitCommitted(ends, 60*time.Second)
+			if m := f.counter.missing(n); len(m) > 0 {
+				t.Fatalf("%d messages committed without being handled, e.g. %v", len(m), m[:min(5, len(m))])
+			}
+		})
 	}
 }
 

@@ -7,7 +7,9 @@
 //     passes a message in flight. Handler.Handle returning nil is the outcome.
 //   - Messages of one partition are handled concurrently, at most Config.PartitionInflight
 //     at a time, and at most Config.MaxInflight across the process; a slow message holds
-//     one slot, not the partition.
+//     one slot, not the partition, and a partition waiting for messages holds no process
+//     slot. Process slots outlive generations: every one taken is given back, even by a
+//     handler that finishes after its generation's drain deadline.
 //   - Each group generation gets a goroutine per assigned partition and one committer.
 //     When a generation ends (rebalance, shutdown), fetching stops, in-flight messages
 //     drain for up to Config.DrainTimeout, the final watermark is committed synchronously,
