@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -64,7 +65,12 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 	if err != nil {
 		return nil, err
 	}
-	dests, err := destination.Build(f, cfg.Trustpilot, lookup, nil)
+	// Keep a connection per concurrent call: the default of 2 idle connections per host
+	// would reconnect (TLS included) for most calls at full concurrency.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = cfg.Concurrency
+	tr.MaxIdleConns = 2 * cfg.Concurrency
+	dests, err := destination.Build(f, cfg.Trustpilot, lookup, &http.Client{Transport: tr})
 	if err != nil {
 		return nil, err
 	}

@@ -161,10 +161,13 @@ func (j *job) run() error {
 	return j.send()
 }
 
-// send loops until the invitation has an outcome.
+// send loops until the invitation has an outcome. A reservation is held only around the
+// call itself: a message waiting for its destination's budget holds none, so a crash
+// during the wait is not an unknown outcome.
 func (j *job) send() error {
 	d := j.route.dest
-	limiterDown := 0 // Redis failures of the rate limiter in a row
+	haveSlot := false // a rate-limit slot taken by a wait, not yet used by a call
+	limiterDown := 0  // Redis failures of the rate limiter in a row
 	for {
 		probe, err := j.route.gate.enter(j.waits)
 		if err != nil {
@@ -174,63 +177,76 @@ func (j *job) send() error {
 		if err != nil {
 			return err
 		}
-		if status == ledger.Duplicate {
+		switch {
+		case status == ledger.Duplicate:
 			j.h.metrics.Messages.WithLabelValues(metrics.OutcomeDuplicate).Inc()
 			return nil
-		}
-		if status != ledger.Reserved {
+		case status == ledger.UnknownOutcome:
+			// Policy dlq: an operator decides. The mark stays, so every later message
+			// with this reference (a replay, an upstream retry) is dead-lettered too,
+			// never sent, until the operator clears it.
+			return j.deadLetterUnknown()
+		case status != ledger.Reserved:
 			continue
-		}
-		if unknown && (j.h.cfg.UnknownOutcome == PolicyDLQ || j.attempts >= j.h.cfg.MaxAttempts) {
-			// Hold the reference while dead-lettering, then forget it so a redrive sends it.
-			reason := "an earlier attempt called Trustpilot and its answer was lost; check the invitation history for reference " +
-				j.inv.ReferenceNumber + " and redrive only if it is missing"
-			if j.lastErr != nil {
-				reason += " (last error: " + j.lastErr.Error() + ")"
-			}
-			if err := j.deadLetter(dlq.UnknownOutcome, reason); err != nil {
+		case unknown && j.attempts >= j.h.cfg.MaxAttempts:
+			// Policy resend, but this message's own calls stayed ambiguous: stop, and
+			// leave the reference marked unknown.
+			if err := j.deadLetterUnknown(); err != nil {
 				return err
 			}
-			return j.settleErr(j.h.ledger.Forget, "forget")
+			return j.settleErr(j.h.ledger.MarkUnknown, "mark unknown")
 		}
 
-		waited, err := j.h.limiter.Wait(j.waits, d.Name, d.Limits)
-		j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(waited.Seconds())
-		if err != nil {
-			j.releaseAfterWait(probe)
-			if errors.Is(err, ratelimit.ErrUnavailable) {
-				if limiterDown == 0 {
-					j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
+		if !haveSlot {
+			wait, err := j.h.limiter.Acquire(j.waits, d.Name, d.Limits)
+			if err == nil && wait == 0 {
+				j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(0)
+			} else {
+				// Wait for the budget without the reservation, then start over.
+				j.releaseAfterWait(probe)
+				if err == nil {
+					var waited time.Duration
+					waited, err = j.h.limiter.Wait(j.waits, d.Name, d.Limits)
+					j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(waited.Seconds())
 				}
-				if err := j.pauseFor(j.h.backoff(limiterDown)); err != nil {
-					return err
+				switch {
+				case err == nil:
+					haveSlot, limiterDown = true, 0
+				case errors.Is(err, ratelimit.ErrUnavailable):
+					if limiterDown == 0 {
+						j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
+					}
+					if err := j.pauseFor(j.h.backoff(limiterDown)); err != nil {
+						return err
+					}
+					limiterDown++
+				default:
+					return errAbandoned
 				}
-				limiterDown++
 				continue
 			}
-			return errAbandoned
 		}
-		limiterDown = 0
-		if waited > j.h.cfg.Lease/10 {
-			// Renew the reservation so it outlives the call; a lease that ran out during
-			// the wait is this attempt's own, and no call was made under it.
-			if status, _, err = j.reserve(false); err != nil {
-				return err
-			}
-			if status != ledger.Reserved {
-				continue
-			}
-		}
+		haveSlot, limiterDown = false, 0
 		if done, err := j.outcome(j.call(), probe); done {
 			return err
 		}
 	}
 }
 
+// deadLetterUnknown dead-letters the message as unknown_outcome.
+func (j *job) deadLetterUnknown() error {
+	reason := "an earlier attempt called Trustpilot and its answer was lost; check the invitation history for reference " +
+		j.inv.ReferenceNumber + "; if it is missing, clear the reference's unknown mark in the ledger and redrive"
+	if j.lastErr != nil {
+		reason += " (last error: " + j.lastErr.Error() + ")"
+	}
+	return j.deadLetter(dlq.UnknownOutcome, reason)
+}
+
 // call sends the invitation once, cut off before the lease ends.
 func (j *job) call() error {
 	d := j.route.dest
-	ctx, cancel := context.WithTimeout(j.ctx, j.h.cfg.Lease*8/10)
+	ctx, cancel := context.WithTimeout(j.ctx, j.h.cfg.Lease*9/10)
 	defer cancel()
 	j.attempts++
 	start := time.Now()
@@ -302,13 +318,14 @@ func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
 
 // reserve asks the ledger for the reference until it answers, waiting out Busy holders
 // and Redis outages with growing backoff. A Busy holder is asked again before its lease
-// ends (it usually settles long before), a Redis outage is logged once. An unknown
-// outcome is taken over for this attempt (unknown true); the caller applies the policy.
+// ends (it usually settles long before), a Redis outage is logged once. Under policy
+// resend an unknown outcome is taken over for this attempt (unknown true); under policy
+// dlq it is answered as is.
 func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error) {
 	d, ref := j.route.dest, j.inv.ReferenceNumber
 	for waits := 0; ; waits++ {
 		res, err := j.h.ledger.Reserve(j.waits, d.BusinessUnitID, ref, j.owner)
-		if err == nil && res.Status == ledger.UnknownOutcome {
+		if err == nil && res.Status == ledger.UnknownOutcome && j.h.cfg.UnknownOutcome == PolicyResend {
 			unknown = true
 			res, err = j.h.ledger.TakeOver(j.waits, d.BusinessUnitID, ref, j.owner)
 		}
@@ -341,8 +358,10 @@ func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error
 	}
 }
 
-// releaseAfterWait drops the reservation after giving up a wait; a failure only means
-// the lease will run out, which the next attempt treats as this attempt's own.
+// releaseAfterWait drops the reservation before a wait or after giving one up. A failure
+// leaves the reservation to this attempt (Reserve by the same owner answers Reserved
+// even after the lease), or, if the process dies meanwhile, a false unknown outcome:
+// no call was made under it.
 func (j *job) releaseAfterWait(probe bool) {
 	if probe {
 		j.route.gate.probeEnded()

@@ -19,9 +19,11 @@
 //     retries_exhausted.
 //   - A call whose result is ambiguous (no complete answer, gateway 502/504) marks the
 //     reference unknown; the unknown_outcome policy then decides, exactly as after a
-//     crash: dlq (dead-letter as unknown_outcome, forget, so a redrive sends it) or
-//     resend.
-//   - Every call waits for its destination's shared budget first.
+//     crash: dlq (dead-letter as unknown_outcome and keep the mark, so no later message
+//     with the reference is sent until an operator clears it) or resend.
+//   - Every call waits for its destination's shared budget first, holding no
+//     reservation while it waits: only a crash during the call itself leaves an unknown
+//     outcome.
 //   - Every wait that repeats (Redis unavailable, a reference Busy with another worker, a
 //     failing dead-letter write) backs off exponentially up to the backoff cap; a Busy
 //     holder is asked again before its lease ends, since it usually settles long before.

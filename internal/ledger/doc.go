@@ -52,18 +52,19 @@
 //
 // Reserve before calling Trustpilot with an owner token unique to this attempt at this
 // message (e.g. pod, partition, offset and a random part); Reserve again with the same
-// owner to renew the lease when a rate-limit wait took a good part of it. Then, by the
-// answer:
+// owner; the consumer reserves only once it holds a rate-limit slot, so a reservation
+// guards little more than the call. Then, by the answer:
 //
 //   - Duplicate: the message's outcome is "duplicate"; commit it.
 //   - Busy: another worker is sending this reference. Wait Result.Wait and Reserve
 //     again; this is not a failure and does not use the retry budget.
 //   - UnknownOutcome, policy resend: TakeOver and go on as after Reserved.
-//   - UnknownOutcome, policy dlq: TakeOver, write the message to the DLQ with class
-//     unknown_outcome, then Forget, so that the record, redriven after an operator
-//     checked Trustpilot, is sent. If the DLQ write fails, MarkUnknown. Between Forget
-//     and the redrive, any other message with the same reference is sent as well:
-//     check the DLQ before replaying a window of the topic that holds one.
+//   - UnknownOutcome, policy dlq: write the message to the DLQ with class
+//     unknown_outcome and leave the entry as it is: every later message with the
+//     reference (a replay, an upstream retry, a redelivery after a crash) meets the same
+//     answer and is dead-lettered too, never sent. An operator who checked Trustpilot
+//     and found no invitation clears the mark with TakeOver then Forget (any owner
+//     token), and redrives the record.
 //   - Reserved: call Trustpilot and act on the result as below.
 //
 // After the call:
