@@ -211,6 +211,21 @@ func (l *lockedBuffer) String() string {
 // start starts a consumer process and waits until its /readyz answers 200.
 func (s *stack) start(name string) *consumer {
 	s.t.Helper()
+	c := s.launch(name)
+	waitFor(s.t, 60*time.Second, "consumer "+name+" ready", func() bool {
+		select {
+		case <-c.done:
+			s.t.Fatalf("consumer %s exited at start: %v\n%s", name, c.err, c.log.String())
+		default:
+		}
+		return c.ready()
+	})
+	return c
+}
+
+// launch starts a consumer process without waiting for it to be ready.
+func (s *stack) launch(name string) *consumer {
+	s.t.Helper()
 	admin := freeAddr(s.t)
 	cmd := exec.Command(binary, "consume")
 	cmd.Env = append(os.Environ(), "INVITEPIPE_ADMIN_ADDR="+admin)
@@ -228,14 +243,6 @@ func (s *stack) start(name string) *consumer {
 		if s.t.Failed() {
 			s.t.Logf("--- log of consumer %s (last 4000 bytes):\n%s", c.name, tail(c.log.String(), 4000))
 		}
-	})
-	waitFor(s.t, 60*time.Second, "consumer "+name+" ready", func() bool {
-		select {
-		case <-c.done:
-			s.t.Fatalf("consumer %s exited at start: %v\n%s", name, c.err, c.log.String())
-		default:
-		}
-		return c.ready()
 	})
 	return c
 }
