@@ -68,50 +68,18 @@ func (f *fixture) produce(n int) map[int]int64 {
 	if err := w.WriteMessages(ctx, msgs...); err != nil {
 		f.t.Fatalf("produce: %v", err)
 	}
-	ends := map[int]int64{}
-	for p := range partitions {
-		resp, err := f.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{f.topic: {kafka.LastOffsetOf(p)}}})
-		if err != nil {
-			f.t.Fatalf("list offsets: %v", err)
-		}
-		ends[p] = resp.Topics[f.topic][0].LastOffset
-	}
-	return ends
+	return testenv.EndOffsets(f.t, f.client, f.topic)
 }
 
 // committed returns the group's committed offset per partition (-1: none).
 func (f *fixture) committed() map[int]int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	resp, err := f.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: f.group, Topics: map[string][]int{f.topic: {0, 1, 2}}})
-	if err != nil {
-		return nil
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[f.topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
+	return testenv.CommittedOffsets(f.client, f.group, f.topic, []int{0, 1, 2})
 }
 
 // waitCommitted waits until the group's commits reach ends on every partition.
 func (f *fixture) waitCommitted(ends map[int]int64, within time.Duration) {
 	f.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		got := f.committed()
-		ok := got != nil
-		for p, end := range ends {
-			ok = ok && got[p] == end
-		}
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			f.t.Fatalf("committed offsets %v did not reach %v within %v", got, ends, within)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval of the condition, not a wait for an outcome
-	}
+	testenv.WaitCommitted(f.t, f.client, f.group, f.topic, ends, within)
 }
 
 // start runs a consumer with h until the returned stop function is called; stop waits
@@ -267,10 +235,7 @@ func TestConsumerRebalance(t *testing.T) {
 	stopA := f.start(slow)
 	f.start(slow)
 	f.start(slow)
-	deadline := time.Now().Add(30 * time.Second)
-	for len(f.counter.missing(n)) > n*3/4 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond) // poll until a quarter is handled
-	}
+	testenv.WaitFor(t, 30*time.Second, "a quarter of the messages handled", func() bool { return len(f.counter.missing(n)) <= n*3/4 })
 	stopA()
 	f.start(slow)
 	f.waitCommitted(ends, 90*time.Second)
@@ -325,13 +290,7 @@ func TestConsumerProcessSlots(t *testing.T) {
 			<-held
 
 			stopB, b := f.startConsumer(f.workload(time.Millisecond))
-			deadline := time.Now().Add(30 * time.Second)
-			for !b.Joined() {
-				if time.Now().After(deadline) {
-					t.Fatal("the second member did not join within 30s")
-				}
-				time.Sleep(20 * time.Millisecond) // polling interval of the condition
-			}
+			testenv.WaitFor(t, 30*time.Second, "the second member to join", b.Joined)
 			stopB()
 
 			const n = 300

@@ -3,7 +3,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -257,18 +256,6 @@ func (c *consumer) ready() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-// readyz returns the consumer's /readyz body.
-func (c *consumer) readyz() map[string]any {
-	resp, err := http.Get("http://" + c.admin + "/readyz")
-	if err != nil {
-		return nil
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return body
-}
-
 // kill ends the process with SIGKILL (no drain, no commit, no leave).
 func (c *consumer) kill() {
 	if c.cmd.Process != nil {
@@ -309,13 +296,7 @@ func tail(s string, n int) string {
 // waitFor polls cond until it holds or within passes (then the test fails).
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond) // poll interval
-	}
+	testenv.WaitFor(t, within, what, cond)
 }
 
 // record is one message to publish.
@@ -341,60 +322,22 @@ func (s *stack) produce(records []record) map[int]int64 {
 }
 
 // ends returns each partition's end offset.
-func (s *stack) ends() map[int]int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	meta, err := s.client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{s.topic}})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var reqs []kafka.OffsetRequest
-	for _, p := range meta.Topics[0].Partitions {
-		reqs = append(reqs, kafka.LastOffsetOf(p.ID))
-	}
-	resp, err := s.client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{s.topic: reqs}})
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[s.topic] {
-		out[p.Partition] = p.LastOffset
-	}
-	return out
-}
+func (s *stack) ends() map[int]int64 { return testenv.EndOffsets(s.t, s.client, s.topic) }
 
 // committed returns the group's committed offsets.
 func (s *stack) committed() map[int]int64 {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	ends := s.ends()
-	var ids []int
+	partitions := make([]int, 0, len(ends))
 	for p := range ends {
-		ids = append(ids, p)
+		partitions = append(partitions, p)
 	}
-	resp, err := s.client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: s.group, Topics: map[string][]int{s.topic: ids}})
-	if err != nil {
-		return nil
-	}
-	out := map[int]int64{}
-	for _, p := range resp.Topics[s.topic] {
-		out[p.Partition] = p.CommittedOffset
-	}
-	return out
+	return testenv.CommittedOffsets(s.client, s.group, s.topic, partitions)
 }
 
 // waitCommitted waits until the group committed every partition to its end.
 func (s *stack) waitCommitted(ends map[int]int64, within time.Duration) {
 	s.t.Helper()
-	waitFor(s.t, within, fmt.Sprintf("commits to reach %v", ends), func() bool {
-		got := s.committed()
-		for p, end := range ends {
-			if got[p] != end {
-				return false
-			}
-		}
-		return true
-	})
+	testenv.WaitCommitted(s.t, s.client, s.group, s.topic, ends, within)
 }
 
 // deadLetters reads the DLQ topic until it holds n records, or fails after within.
