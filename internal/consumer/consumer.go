@@ -22,18 +22,19 @@ type Handler interface {
 	// when it gave up without an outcome; the message then stays uncommitted and is
 	// delivered again, to this member or another.
 	//
-	// stop closes when the consumer starts draining: Handle must not begin a new wait
-	// (rate limit, backoff, paused destination) after that, but may finish a call to
-	// Trustpilot already under way until ctx ends at the drain deadline.
-	Handle(ctx context.Context, stop <-chan struct{}, msg kafka.Message) error
+	// draining ends when the consumer starts draining (it is a child of ctx): Handle
+	// must not begin a new wait (rate limit, backoff, paused destination) after that,
+	// but may finish a call to Trustpilot already under way until ctx ends at the drain
+	// deadline.
+	Handle(ctx, draining context.Context, msg kafka.Message) error
 }
 
 // HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, stop <-chan struct{}, msg kafka.Message) error
+type HandlerFunc func(ctx, draining context.Context, msg kafka.Message) error
 
 // Handle calls f.
-func (f HandlerFunc) Handle(ctx context.Context, stop <-chan struct{}, msg kafka.Message) error {
-	return f(ctx, stop, msg)
+func (f HandlerFunc) Handle(ctx, draining context.Context, msg kafka.Message) error {
+	return f(ctx, draining, msg)
 }
 
 // Config tunes the consumer. Zero fields take their defaults.
@@ -229,7 +230,8 @@ func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssi
 	// hard ends the handlers' calls: DrainTimeout after the generation ends.
 	hard, cancelHard := context.WithCancel(context.Background())
 	defer cancelHard()
-	stop := make(chan struct{})
+	draining, startDraining := context.WithCancel(hard)
+	defer startDraining()
 
 	wm := newWatermark(pa.Offset)
 	pendingTokens := make(chan struct{}, c.cfg.MaxPending)
@@ -269,7 +271,7 @@ func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssi
 			}
 			inflight++
 			go func() {
-				err := c.handler.Handle(hard, stop, msg)
+				err := c.handler.Handle(hard, draining, msg)
 				if err != nil && hard.Err() == nil {
 					log.Warn().Err(err).Int64("offset", msg.Offset).Msg("message left without an outcome; it will be delivered again")
 				}
@@ -278,7 +280,7 @@ func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssi
 		case r := <-results:
 			finish(r)
 		case <-gctx.Done():
-			close(stop)
+			startDraining()
 			deadline := time.AfterFunc(c.cfg.DrainTimeout, cancelHard)
 			defer deadline.Stop()
 			for inflight > 0 {

@@ -150,7 +150,7 @@ func (h *handled) missing(n int) []string {
 // workload handles messages concurrently with random durations, as calls to Trustpilot
 // would take.
 func (f *fixture) workload(maxDelay time.Duration) consumer.HandlerFunc {
-	return func(ctx context.Context, stop <-chan struct{}, m kafka.Message) error {
+	return func(ctx, draining context.Context, m kafka.Message) error {
 		select {
 		case <-time.After(rand.N(maxDelay)):
 		case <-ctx.Done():
@@ -187,14 +187,14 @@ func TestConsumerNeverCommitsPastAMessageWithoutOutcome(t *testing.T) {
 	var heldOffset, heldPartition = int64(-1), -1
 	var mu sync.Mutex
 	held := make(chan struct{})
-	stop := f.start(consumer.HandlerFunc(func(ctx context.Context, stop <-chan struct{}, m kafka.Message) error {
+	stop := f.start(consumer.HandlerFunc(func(ctx, draining context.Context, m kafka.Message) error {
 		if string(m.Key) == "row-7" {
 			mu.Lock()
 			heldOffset, heldPartition = m.Offset, m.Partition
 			mu.Unlock()
 			close(held)
 			select { // no outcome until the consumer drains
-			case <-stop:
+			case <-draining.Done():
 				return errors.New("abandoned at shutdown")
 			case <-ctx.Done():
 				return ctx.Err()
@@ -270,7 +270,7 @@ func TestConsumerProcessSlots(t *testing.T) {
 			held := make(chan struct{})
 			var once sync.Once
 			work := f.workload(time.Millisecond)
-			h := consumer.HandlerFunc(func(ctx context.Context, stop <-chan struct{}, m kafka.Message) error {
+			h := consumer.HandlerFunc(func(ctx, draining context.Context, m kafka.Message) error {
 				if string(m.Key) == tc.holdFirst {
 					first := false
 					once.Do(func() { first = true; close(held) })
@@ -279,7 +279,7 @@ func TestConsumerProcessSlots(t *testing.T) {
 						return ctx.Err()
 					}
 				}
-				return work(ctx, stop, m)
+				return work(ctx, draining, m)
 			})
 			ends := f.produce(30)
 			f.start(h)

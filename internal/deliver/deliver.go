@@ -112,19 +112,10 @@ func (h *Handler) Paused() []string {
 var errAbandoned = errors.New("abandoned: the consumer is draining")
 
 // Handle gives msg its outcome. It returns nil once the message is sent, a duplicate, or
-// dead-lettered; an error when it had to stop first (stop closed or ctx ended).
-func (h *Handler) Handle(ctx context.Context, stop <-chan struct{}, msg kafka.Message) error {
-	// waits ends at stop: no new wait (rate limit, backoff, pause) starts after it.
-	waits, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-waits.Done():
-		}
-	}()
-	j := &job{h: h, ctx: ctx, waits: waits, msg: msg}
+// dead-lettered; an error when it had to stop first (draining or ctx ended). Every wait
+// (rate limit, backoff, pause) ends with draining; a call under way ends with ctx.
+func (h *Handler) Handle(ctx, draining context.Context, msg kafka.Message) error {
+	j := &job{h: h, ctx: ctx, waits: draining, msg: msg}
 	return j.run()
 }
 

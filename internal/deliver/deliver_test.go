@@ -115,7 +115,7 @@ func TestBusyReferenceIsAskedAgainBeforeTheLeaseEnds(t *testing.T) {
 	fx := newFixture(t, sharedRedis(t), time.Hour, 500*time.Millisecond)
 	done := make(chan error, 2)
 	for offset := range int64(2) {
-		go func() { done <- fx.h.Handle(context.Background(), nil, rowMessage("R-1", offset)) }()
+		go func() { done <- fx.h.Handle(context.Background(), context.Background(), rowMessage("R-1", offset)) }()
 	}
 	deadline := time.After(30 * time.Second)
 	for range 2 {
@@ -153,17 +153,11 @@ func TestRedisOutageIsLoggedOncePerMessage(t *testing.T) {
 	client.AddHook(tries)
 	fx := newFixture(t, client, time.Minute, 0)
 
-	stop := make(chan struct{})
+	draining, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- fx.h.Handle(context.Background(), stop, rowMessage("R-1", 0)) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for tries.count() < 10 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d tries to reach Redis in 30s", tries.count())
-		}
-		time.Sleep(5 * time.Millisecond) // poll interval
-	}
-	close(stop)
+	go func() { done <- fx.h.Handle(context.Background(), draining, rowMessage("R-1", 0)) }()
+	testenv.WaitFor(t, 30*time.Second, "10 tries to reach Redis", func() bool { return tries.count() >= 10 })
+	stop()
 	if err := <-done; err == nil {
 		t.Fatal("Handle = nil without Redis, want the message left without an outcome")
 	}

@@ -127,7 +127,7 @@ func startCluster(t *testing.T) []string {
 	}
 	for _, addr := range addrs {
 		client := redis.NewClient(&redis.Options{Addr: addr, Password: clusterPassword})
-		waitFor(t, "redis-server on "+addr+" answers", func() bool { return client.Ping(context.Background()).Err() == nil })
+		testenv.WaitFor(t, 30*time.Second, "redis-server on "+addr+" answers", func() bool { return client.Ping(context.Background()).Err() == nil })
 		client.Close()
 	}
 	args := append([]string{"-a", clusterPassword, "--no-auth-warning", "--cluster", "create"}, addrs...)
@@ -137,25 +137,13 @@ func startCluster(t *testing.T) []string {
 	}
 	for _, addr := range addrs {
 		client := redis.NewClient(&redis.Options{Addr: addr, Password: clusterPassword})
-		waitFor(t, "cluster state ok on "+addr, func() bool {
+		testenv.WaitFor(t, 30*time.Second, "cluster state ok on "+addr, func() bool {
 			info, err := client.ClusterInfo(context.Background()).Result()
 			return err == nil && strings.Contains(info, "cluster_state:ok")
 		})
 		client.Close()
 	}
 	return addrs
-}
-
-// waitFor polls cond until it holds, failing the test after 30 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within 30s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // freePort returns a loopback port that was free a moment ago.

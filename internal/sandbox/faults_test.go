@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/invitepipe/invitepipe/internal/testenv"
 )
 
 func TestFaultKinds(t *testing.T) {
@@ -99,7 +101,7 @@ func TestHeldRequestsDropWhenClosed(t *testing.T) {
 				resp.Body.Close()
 				t.Fatalf("got status %d, want a dropped connection", resp.StatusCode)
 			}
-			eventually(t, "the dropped call in the stats", func() bool { return e.sb.Stats().Calls[ClassInvitations][0] == 1 })
+			testenv.WaitFor(t, 10*time.Second, "the dropped call in the stats", func() bool { return e.sb.Stats().Calls[ClassInvitations][0] == 1 })
 			if got := len(e.sb.Invitations("", "")); got != 0 {
 				t.Fatalf("%d invitations recorded, want 0", got)
 			}
@@ -124,7 +126,7 @@ func TestAcceptThenTimeoutHoldsUntilTheClientGivesUp(t *testing.T) {
 		}
 		done <- err
 	}()
-	eventually(t, "the invitation to be recorded", func() bool { return len(e.sb.Invitations("", "T")) == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the invitation to be recorded", func() bool { return len(e.sb.Invitations("", "T")) == 1 })
 	select {
 	case err := <-done:
 		t.Fatalf("the call ended (%v) before the client gave up", err)
@@ -134,7 +136,7 @@ func TestAcceptThenTimeoutHoldsUntilTheClientGivesUp(t *testing.T) {
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("client error %v, want context.Canceled", err)
 	}
-	eventually(t, "the dropped call in the stats", func() bool { return e.sb.Stats().Calls[ClassInvitations][0] == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the dropped call in the stats", func() bool { return e.sb.Stats().Calls[ClassInvitations][0] == 1 })
 }
 
 func TestFaultsAtRuntime(t *testing.T) {

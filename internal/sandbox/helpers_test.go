@@ -154,18 +154,6 @@ func gatewayFault(t *testing.T, r response) string {
 	return f.Fault.FaultString
 }
 
-// eventually fails the test unless cond becomes true within a generous deadline.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // syncBuffer is a log sink safe to read while the server writes.
 type syncBuffer struct {
 	mu  sync.Mutex

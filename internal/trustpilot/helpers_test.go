@@ -182,15 +182,3 @@ func serviceInvitation() Invitation {
 		ServiceReviewInvitation: &ServiceReviewInvitation{TemplateID: "tpl-1"},
 	}
 }
-
-// waitFor fails the test unless cond holds before the deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}

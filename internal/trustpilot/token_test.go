@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/invitepipe/invitepipe/internal/testenv"
 )
 
 func newTestTokenSource(t *testing.T, cfg Config) *TokenSource {
@@ -152,7 +154,7 @@ func TestTokenConcurrentCallersShareOneMint(t *testing.T) {
 	for i := range callers {
 		wg.Go(func() { tokens[i], errs[i] = s.Token(context.Background()) })
 	}
-	waitFor(t, "the mint to reach the server", func() bool { return f.mintCount() > 0 })
+	testenv.WaitFor(t, 10*time.Second, "the mint to reach the server", func() bool { return f.mintCount() > 0 })
 	close(release)
 	wg.Wait()
 
@@ -183,7 +185,7 @@ func TestTokenWaiterGivingUpDoesNotCancelTheMint(t *testing.T) {
 		_, err := s.Token(ctx)
 		first <- err
 	}()
-	waitFor(t, "the mint to reach the server", func() bool { return f.mintCount() > 0 })
+	testenv.WaitFor(t, 10*time.Second, "the mint to reach the server", func() bool { return f.mintCount() > 0 })
 	second := make(chan string, 1)
 	go func() {
 		tok, err := s.Token(context.Background())
