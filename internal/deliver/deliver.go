@@ -129,9 +129,12 @@ type job struct {
 	route    *route
 	inv      trustpilot.Invitation
 	owner    string
-	attempts int // calls made
-	started  time.Time
-	lastErr  error
+	attempts int // calls made, as the dead-letter header reports them
+	failures int // calls that failed in a way the retry budget counts (not a paused destination)
+	// failingSince is when the first counted failure happened: the elapsed budget runs
+	// from there, not from the time spent held by a paused destination.
+	failingSince time.Time
+	lastErr      error
 }
 
 func (j *job) run() error {
@@ -147,7 +150,7 @@ func (j *job) run() error {
 	if err != nil {
 		return j.deadLetter(dlq.InvalidRow, err.Error())
 	}
-	j.route, j.inv, j.started = r, inv, time.Now()
+	j.route, j.inv = r, inv
 	j.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())
 	return j.send()
 }
@@ -179,7 +182,7 @@ func (j *job) send() error {
 			return j.deadLetterUnknown()
 		case status != ledger.Reserved:
 			continue
-		case unknown && j.attempts >= j.h.cfg.MaxAttempts:
+		case unknown && j.failures >= j.h.cfg.MaxAttempts:
 			// Policy resend, but this message's own calls stayed ambiguous: stop, and
 			// leave the reference marked unknown.
 			if err := j.deadLetterUnknown(); err != nil {
@@ -262,11 +265,19 @@ func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
 	case trustpilot.Ambiguous(callErr):
 		g.works()
 		j.lastErr = callErr
+		j.failed()
 		j.h.log.Warn().Err(callErr).Str("destination", j.route.dest.Name).Int64("offset", j.msg.Offset).Msg("ambiguous answer: the reference is marked unknown")
 		if err := j.settleErr(j.h.ledger.MarkUnknown, "mark unknown"); err != nil {
 			return true, err
 		}
-		return false, nil // the next reserve answers UnknownOutcome and the policy decides
+		// The next reserve answers UnknownOutcome and the policy decides; a resend
+		// backs off first, like any retry.
+		if j.h.cfg.UnknownOutcome == PolicyResend {
+			if err := j.pauseFor(j.h.backoff(j.failures)); err != nil {
+				return true, err
+			}
+		}
+		return false, nil
 	case errors.Is(callErr, trustpilot.ErrRejected):
 		g.works()
 		if err := j.deadLetter(dlq.Rejected, callErr.Error()); err != nil {
@@ -286,6 +297,7 @@ func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
 	// Rate limited or transient: Trustpilot did not take it; retry within the budget.
 	g.works()
 	j.lastErr = callErr
+	j.failed()
 	if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
 		return true, err
 	}
@@ -293,18 +305,29 @@ func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
 	if apiErr := (*trustpilot.APIError)(nil); errors.As(callErr, &apiErr) {
 		retryAfter = apiErr.RetryAfter
 	}
-	wait := max(j.h.backoff(j.attempts), retryAfter)
+	wait := max(j.h.backoff(j.failures), retryAfter)
 	if errors.Is(callErr, trustpilot.ErrRateLimited) {
 		// Slow the destination down for every replica; if Redis cannot say so, the
 		// backoff below still slows this message.
 		_, _ = j.h.limiter.Throttled(j.waits, j.route.dest.Name, retryAfter)
 	}
-	if j.attempts >= j.h.cfg.MaxAttempts || time.Since(j.started)+wait > j.h.cfg.MaxElapsed {
-		reason := fmt.Sprintf("gave up after %d call(s) in %s: %v", j.attempts, time.Since(j.started).Round(time.Millisecond), callErr)
+	if j.failures >= j.h.cfg.MaxAttempts || time.Since(j.failingSince)+wait > j.h.cfg.MaxElapsed {
+		reason := fmt.Sprintf("gave up after %d call(s), failing for %s: %v", j.attempts, time.Since(j.failingSince).Round(time.Millisecond), callErr)
 		return true, j.deadLetter(dlq.RetriesExhausted, reason)
 	}
 	j.h.metrics.Messages.WithLabelValues(metrics.OutcomeRetried).Inc()
-	return false, j.pauseFor(wait)
+	if err := j.pauseFor(wait); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
+// failed counts a call against the retry budget.
+func (j *job) failed() {
+	if j.failures == 0 {
+		j.failingSince = time.Now()
+	}
+	j.failures++
 }
 
 // reserve asks the ledger for the reference until it answers, waiting out Busy holders

@@ -51,7 +51,7 @@ func newFixture(t *testing.T, client redis.UniversalClient, lease, latency time.
 	ts := httptest.NewServer(sb.Handler())
 	t.Cleanup(func() { sb.Close(); ts.Close() })
 
-	name := strings.ToLower(strings.ReplaceAll(testenv.UniqueName(t, "dest"), ".", "-"))
+	name := strings.ToLower(strings.NewReplacer(".", "-", "_", "-").Replace(testenv.UniqueName(t, "dest")))
 	f, err := activation.Parse(fmt.Appendf(nil, `
 destinations:
   - name: %s
@@ -76,14 +76,14 @@ activations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := ratelimit.New(client, ratelimit.Options{})
+	rl, err := ratelimit.New(client, ratelimit.Options{CooldownBase: 10 * time.Millisecond, CooldownMax: 40 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fx := &fixture{sandbox: sb, metrics: metrics.New("test"), log: &syncBuffer{}}
 	fx.h, err = New(Config{
 		UnknownOutcome: PolicyDLQ, Lease: lease, MaxAttempts: 5, MaxElapsed: time.Minute,
-		Backoff: time.Millisecond, BackoffMax: 4 * time.Millisecond, ProbeInterval: time.Second, Owner: "test",
+		Backoff: time.Millisecond, BackoffMax: 4 * time.Millisecond, ProbeInterval: 20 * time.Millisecond, Owner: "test",
 	}, f, dests, l, rl, &noDeadLetters{t}, fx.metrics, zerolog.New(fx.log))
 	if err != nil {
 		t.Fatal(err)
@@ -220,4 +220,135 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// recordedDeadLetters keeps the dead letters written.
+type recordedDeadLetters struct {
+	mu  sync.Mutex
+	got []dlq.Record
+}
+
+func (d *recordedDeadLetters) Write(_ context.Context, r dlq.Record) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.got = append(d.got, r)
+	return nil
+}
+
+func (d *recordedDeadLetters) records() []dlq.Record {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]dlq.Record(nil), d.got...)
+}
+
+// TestOutcomes drives one message through each kind of answer and checks its outcome,
+// the dead letter (class and calls made), what the sandbox accepted, and the metric.
+func TestOutcomes(t *testing.T) {
+	tests := []struct {
+		name      string
+		value     string // the message; empty: a valid row of reference R-1
+		forced    int    // status the sandbox answers every invitation call with (0: none)
+		twice     bool   // handle the message a second time
+		wantClass dlq.Class
+		wantCalls int // calls recorded in the dead letter
+		wantSent  int
+		outcome   string
+	}{
+		{name: "sent", wantSent: 1, outcome: metrics.OutcomeSent},
+		{name: "the same row again is a duplicate", twice: true, wantSent: 1, outcome: metrics.OutcomeDuplicate},
+		{name: "malformed", value: `{"activation":`, wantClass: dlq.Malformed, outcome: metrics.OutcomeDLQ},
+		{name: "unknown activation", value: `{"activation":"returns","row_id":"1","row":{}}`, wantClass: dlq.UnknownActivation, outcome: metrics.OutcomeDLQ},
+		{name: "invalid row", value: `{"activation":"svc","row_id":"1","row":{"order_id":"A#1","name":"N","email":"n@example.com"}}`, wantClass: dlq.InvalidRow, outcome: metrics.OutcomeDLQ},
+		{name: "rejected by Trustpilot", forced: 400, wantClass: dlq.Rejected, wantCalls: 1, outcome: metrics.OutcomeDLQ},
+		{name: "server errors exhaust the retry budget", forced: 500, wantClass: dlq.RetriesExhausted, wantCalls: 5, outcome: metrics.OutcomeDLQ},
+		{name: "rate limited beyond the budget", forced: 429, wantClass: dlq.RetriesExhausted, wantCalls: 5, outcome: metrics.OutcomeDLQ},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fx := newFixture(t, sharedRedis(t), time.Minute, 0)
+			dead := &recordedDeadLetters{}
+			fx.h.dead = dead
+			bu := fx.h.activations["svc"].dest.BusinessUnitID
+			if tt.forced != 0 {
+				if err := fx.sandbox.SetFaults(sandbox.Faults{Forced: map[string]sandbox.ForcedStatus{bu: {Status: tt.forced}}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			msg := rowMessage("R-1", 0)
+			if tt.value != "" {
+				msg.Value = []byte(tt.value)
+			}
+			for range 1 + btoi(tt.twice) {
+				if err := fx.h.Handle(context.Background(), context.Background(), msg); err != nil {
+					t.Fatalf("Handle: %v", err)
+				}
+			}
+			got := dead.records()
+			switch {
+			case tt.wantClass == "" && len(got) != 0:
+				t.Errorf("dead letters %+v, want none", got)
+			case tt.wantClass != "" && (len(got) != 1 || got[0].Class != tt.wantClass || got[0].Attempts != tt.wantCalls):
+				t.Errorf("dead letters %+v, want one of class %s after %d call(s)", got, tt.wantClass, tt.wantCalls)
+			case tt.wantClass != "" && (string(got[0].Source.Value) != string(msg.Value) || got[0].Reason == ""):
+				t.Errorf("dead letter %+v lost the original value or the reason", got[0])
+			}
+			if n := len(fx.sandbox.Invitations(bu, "")); n != tt.wantSent {
+				t.Errorf("sandbox accepted %d invitations, want %d", n, tt.wantSent)
+			}
+			if v := testutil.ToFloat64(fx.metrics.Messages.WithLabelValues(tt.outcome)); v != 1 {
+				t.Errorf("invitepipe_messages_total{outcome=%q} = %v, want 1", tt.outcome, v)
+			}
+		})
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// TestPausedDestinationHoldsWithoutSpendingTheBudget: a 403 pauses the destination and
+// holds the message (no dead letter) however many probes fail; once the destination
+// answers again, the retry budget is whole.
+func TestPausedDestinationHoldsWithoutSpendingTheBudget(t *testing.T) {
+	fx := newFixture(t, sharedRedis(t), time.Minute, 0)
+	dead := &recordedDeadLetters{}
+	fx.h.dead = dead
+	bu := fx.h.activations["svc"].dest.BusinessUnitID
+	dest := fx.h.activations["svc"].dest.Name
+	force := func(status, code int) {
+		t.Helper()
+		if err := fx.sandbox.SetFaults(sandbox.Faults{Forced: map[string]sandbox.ForcedStatus{bu: {Status: status, ErrorCode: code}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(status int) int { return fx.sandbox.Stats().Calls[sandbox.ClassInvitations][status] }
+	force(403, 1014)
+	done := make(chan error, 1)
+	go func() {
+		done <- fx.h.Handle(context.Background(), context.Background(), rowMessage("R-1", 0))
+	}()
+	testenv.WaitFor(t, 30*time.Second, "more failed probes than the retry budget", func() bool { return refused(403) > 6 })
+	if got := dead.records(); len(got) != 0 {
+		t.Fatalf("a paused destination dead-lettered %+v", got)
+	}
+	if v := testutil.ToFloat64(fx.metrics.DestinationPaused.WithLabelValues(dest)); v != 1 {
+		t.Errorf("invitepipe_destination_paused = %v while refused, want 1", v)
+	}
+	if p := fx.h.Paused(); len(p) != 1 || !strings.HasPrefix(p[0], dest+": ") {
+		t.Errorf("Paused() = %q, want the destination with its reason", p)
+	}
+	force(500, 0)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	got := dead.records()
+	if len(got) != 1 || got[0].Class != dlq.RetriesExhausted || refused(500) != 5 {
+		t.Fatalf("after the pause: dead letters %+v and %d server errors; want retries_exhausted after exactly 5", got, refused(500))
+	}
+	if v := testutil.ToFloat64(fx.metrics.DestinationPaused.WithLabelValues(dest)); v != 0 {
+		t.Errorf("invitepipe_destination_paused = %v once answering again, want 0", v)
+	}
 }
