@@ -24,9 +24,15 @@ const topicTimeout = 30 * time.Second
 // at once; a long-lived Transport of one's own may not see it for up to its MetadataTTL.
 func CreateTopic(t testing.TB, brokers []string, name string, partitions int) {
 	t.Helper()
+	CreateTopicVia(t, &kafka.Client{Addr: kafka.TCP(brokers...)}, name, partitions)
+}
+
+// CreateTopicVia is CreateTopic through client, e.g. one whose Transport authenticates
+// with SASL; clients sharing that Transport see the topic at once.
+func CreateTopicVia(t testing.TB, client *kafka.Client, name string, partitions int) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), topicTimeout)
 	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
 	created, err := client.CreateTopics(ctx, &kafka.CreateTopicsRequest{
 		Topics: []kafka.TopicConfig{{Topic: name, NumPartitions: partitions, ReplicationFactor: 1}},
 	})

@@ -13,6 +13,13 @@ import (
 const (
 	// KafkaBrokersEnv holds comma-separated bootstrap brokers, e.g. 127.0.0.1:9092.
 	KafkaBrokersEnv = "INVITEPIPE_TEST_KAFKA_BROKERS"
+	// KafkaSASLBrokersEnv holds comma-separated bootstrap brokers of the same cluster's
+	// SASL_PLAINTEXT listener (PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512), e.g. 127.0.0.1:9094.
+	KafkaSASLBrokersEnv = "INVITEPIPE_TEST_KAFKA_SASL_BROKERS"
+	// KafkaSASLUsernameEnv holds the user that every SASL mechanism accepts.
+	KafkaSASLUsernameEnv = "INVITEPIPE_TEST_KAFKA_SASL_USERNAME"
+	// KafkaSASLPasswordEnv holds that user's password.
+	KafkaSASLPasswordEnv = "INVITEPIPE_TEST_KAFKA_SASL_PASSWORD"
 	// RedisURLEnv holds a redis:// URL with the test password.
 	RedisURLEnv = "INVITEPIPE_TEST_REDIS_URL"
 	// PostgresURLEnv holds a postgres:// URL of the test database.
@@ -27,20 +34,45 @@ const startHint = "start them with `scripts/services up` and `eval \"$(scripts/s
 // Kafka returns the bootstrap brokers of the shared Kafka cluster.
 func Kafka(t testing.TB) []string {
 	t.Helper()
-	value, ok := lookup(t, KafkaBrokersEnv)
+	return brokers(t, KafkaBrokersEnv)
+}
+
+// KafkaSASL returns the bootstrap brokers of the shared Kafka cluster's SASL listener and
+// the user and password that PLAIN, SCRAM-SHA-256 and SCRAM-SHA-512 all accept there.
+func KafkaSASL(t testing.TB) (brokerList []string, username, password string) {
+	t.Helper()
+	username, ok := lookup(t, KafkaSASLUsernameEnv)
+	if !ok {
+		return nil, "", ""
+	}
+	password, ok = lookup(t, KafkaSASLPasswordEnv)
+	if !ok {
+		return nil, "", ""
+	}
+	brokerList = brokers(t, KafkaSASLBrokersEnv)
+	if brokerList == nil {
+		return nil, "", ""
+	}
+	return brokerList, username, password
+}
+
+// brokers reads comma-separated brokers from env and checks that each answers.
+func brokers(t testing.TB, env string) []string {
+	t.Helper()
+	value, ok := lookup(t, env)
 	if !ok {
 		return nil
 	}
-	var brokers []string
+	var list []string
 	for _, b := range strings.Split(value, ",") {
 		if b = strings.TrimSpace(b); b != "" {
-			brokers = append(brokers, b)
+			list = append(list, b)
 		}
 	}
-	if !reachable(t, KafkaBrokersEnv, brokers...) {
+	if !reachable(t, env, list...) {
 		return nil
 	}
-	return brokers
+	return list
 }
 
 // RedisURL returns the URL of the shared Redis, password included.

@@ -20,17 +20,7 @@ func (r *recorder) Fatalf(format string, a ...any) { r.fatal = fmt.Sprintf(forma
 func (r *recorder) Skipf(format string, a ...any)  { r.skip = fmt.Sprintf(format, a...) }
 
 func TestMissingServiceFailsOnCIAndSkipsElsewhere(t *testing.T) {
-	listening, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer listening.Close()
-	closed, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed.Close()
-	openAddr, closedAddr := listening.Addr().String(), closed.Addr().String()
+	openAddr, closedAddr := listeningAddr(t), refusingAddr(t)
 
 	services := []struct {
 		env   string
@@ -39,6 +29,13 @@ func TestMissingServiceFailsOnCIAndSkipsElsewhere(t *testing.T) {
 	}{
 		{testenv.KafkaBrokersEnv, func(t testing.TB) string { return strings.Join(testenv.Kafka(t), ",") },
 			func(addr string) string { return addr }},
+		{testenv.KafkaSASLBrokersEnv, func(t testing.TB) string {
+			// Credentials set, so the brokers variable alone decides.
+			t.Setenv(testenv.KafkaSASLUsernameEnv, "u")
+			t.Setenv(testenv.KafkaSASLPasswordEnv, "p")
+			brokers, _, _ := testenv.KafkaSASL(t)
+			return strings.Join(brokers, ",")
+		}, func(addr string) string { return addr }},
 		{testenv.RedisURLEnv, testenv.RedisURL,
 			func(addr string) string { return "redis://:secret@" + addr + "/0" }},
 		{testenv.PostgresURLEnv, testenv.PostgresURL,
@@ -78,6 +75,60 @@ func TestMissingServiceFailsOnCIAndSkipsElsewhere(t *testing.T) {
 			})
 		}
 	}
+}
+
+func TestKafkaSASLNeedsCredentials(t *testing.T) {
+	openAddr := listeningAddr(t)
+	tests := []struct {
+		name               string
+		username, password string
+		wantFatal          string // substring of the failure, "" for none
+	}{
+		{name: "username unset", password: "p", wantFatal: testenv.KafkaSASLUsernameEnv + " is not set"},
+		{name: "password unset", username: "u", wantFatal: testenv.KafkaSASLPasswordEnv + " is not set"},
+		{name: "both set are returned", username: "u", password: "p"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", "true")
+			t.Setenv(testenv.KafkaSASLBrokersEnv, openAddr)
+			t.Setenv(testenv.KafkaSASLUsernameEnv, tc.username)
+			t.Setenv(testenv.KafkaSASLPasswordEnv, tc.password)
+			rec := &recorder{TB: t}
+
+			brokers, username, password := testenv.KafkaSASL(rec)
+
+			checkReport(t, "failure", rec.fatal, tc.wantFatal)
+			if tc.wantFatal != "" {
+				return
+			}
+			if len(brokers) != 1 || brokers[0] != openAddr || username != tc.username || password != tc.password {
+				t.Errorf("KafkaSASL = %v, %q, %q; want [%s], %q, %q", brokers, username, password, openAddr, tc.username, tc.password)
+			}
+		})
+	}
+}
+
+// listeningAddr returns the address of a loopback listener that accepts until the test ends.
+func listeningAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l.Addr().String()
+}
+
+// refusingAddr returns a loopback address on which nothing listens.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	return l.Addr().String()
 }
 
 // checkReport checks that a failure or skip message contains want and the command that
