@@ -20,6 +20,12 @@ const (
 	KafkaSASLUsernameEnv = "INVITEPIPE_TEST_KAFKA_SASL_USERNAME"
 	// KafkaSASLPasswordEnv holds that user's password.
 	KafkaSASLPasswordEnv = "INVITEPIPE_TEST_KAFKA_SASL_PASSWORD"
+	// KafkaTLSBrokersEnv holds comma-separated bootstrap brokers of the same cluster's SSL
+	// listener (no client certificates), e.g. 127.0.0.1:9095.
+	KafkaTLSBrokersEnv = "INVITEPIPE_TEST_KAFKA_TLS_BROKERS"
+	// KafkaTLSCAFileEnv holds the path of the PEM file of the test CA that signs that
+	// listener's certificate (for 127.0.0.1 and localhost).
+	KafkaTLSCAFileEnv = "INVITEPIPE_TEST_KAFKA_TLS_CA_FILE"
 	// RedisURLEnv holds a redis:// URL with the test password.
 	RedisURLEnv = "INVITEPIPE_TEST_REDIS_URL"
 	// PostgresURLEnv holds a postgres:// URL of the test database.
@@ -54,6 +60,25 @@ func KafkaSASL(t testing.TB) (brokerList []string, username, password string) {
 		return nil, "", ""
 	}
 	return brokerList, username, password
+}
+
+// KafkaTLS returns the bootstrap brokers of the shared Kafka cluster's TLS listener and the
+// PEM file of the CA that signs its certificate, which no system trusts.
+func KafkaTLS(t testing.TB) (brokerList []string, caFile string) {
+	t.Helper()
+	caFile, ok := lookup(t, KafkaTLSCAFileEnv)
+	if !ok {
+		return nil, ""
+	}
+	if _, err := os.Stat(caFile); err != nil {
+		unavailable(t, "%s: %v", KafkaTLSCAFileEnv, err)
+		return nil, ""
+	}
+	brokerList = brokers(t, KafkaTLSBrokersEnv)
+	if brokerList == nil {
+		return nil, ""
+	}
+	return brokerList, caFile
 }
 
 // brokers reads comma-separated brokers from env and checks that each answers.

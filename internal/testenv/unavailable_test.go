@@ -3,6 +3,8 @@ package testenv_test
 import (
 	"fmt"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,6 +36,12 @@ func TestMissingServiceFailsOnCIAndSkipsElsewhere(t *testing.T) {
 			t.Setenv(testenv.KafkaSASLUsernameEnv, "u")
 			t.Setenv(testenv.KafkaSASLPasswordEnv, "p")
 			brokers, _, _ := testenv.KafkaSASL(t)
+			return strings.Join(brokers, ",")
+		}, func(addr string) string { return addr }},
+		{testenv.KafkaTLSBrokersEnv, func(t testing.TB) string {
+			// The CA file exists, so the brokers variable alone decides.
+			t.Setenv(testenv.KafkaTLSCAFileEnv, existingFile(t))
+			brokers, _ := testenv.KafkaTLS(t)
 			return strings.Join(brokers, ",")
 		}, func(addr string) string { return addr }},
 		{testenv.RedisURLEnv, testenv.RedisURL,
@@ -107,6 +115,47 @@ func TestKafkaSASLNeedsCredentials(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestKafkaTLSNeedsCAFile(t *testing.T) {
+	openAddr, caFile := listeningAddr(t), existingFile(t)
+	tests := []struct {
+		name      string
+		caFile    string
+		wantFatal string // substring of the failure, "" for none
+	}{
+		{name: "CA file unset", wantFatal: testenv.KafkaTLSCAFileEnv + " is not set"},
+		{name: "CA file missing", caFile: filepath.Join(t.TempDir(), "absent.pem"), wantFatal: "no such file"},
+		{name: "CA file present is returned", caFile: caFile},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("CI", "true")
+			t.Setenv(testenv.KafkaTLSBrokersEnv, openAddr)
+			t.Setenv(testenv.KafkaTLSCAFileEnv, tc.caFile)
+			rec := &recorder{TB: t}
+
+			brokers, gotCAFile := testenv.KafkaTLS(rec)
+
+			checkReport(t, "failure", rec.fatal, tc.wantFatal)
+			if tc.wantFatal != "" {
+				return
+			}
+			if len(brokers) != 1 || brokers[0] != openAddr || gotCAFile != tc.caFile {
+				t.Errorf("KafkaTLS = %v, %q; want [%s], %q", brokers, gotCAFile, openAddr, tc.caFile)
+			}
+		})
+	}
+}
+
+// existingFile returns the path of a file that exists until the test ends.
+func existingFile(t testing.TB) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(path, []byte("not checked by testenv"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // listeningAddr returns the address of a loopback listener that accepts until the test ends.
