@@ -1,11 +1,14 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -62,6 +65,9 @@ type Redis struct {
 	// query parameters of URL) or sentinel (URL names sentinels and master_name=). Default
 	// single.
 	Mode string `envconfig:"INVITEPIPE_REDIS_MODE" default:"single" desc:"single, cluster (extra nodes as ?addr=host:port) or sentinel (sentinels in the URL, ?master_name=)"`
+	// TLSCAFile is a PEM file of CAs that sign the Redis servers' certificates (sentinels
+	// included); it needs a rediss:// URL. Default: the system roots.
+	TLSCAFile string `envconfig:"INVITEPIPE_REDIS_TLS_CA_FILE" desc:"PEM file of CAs for the Redis servers' certificates, with rediss:// (default: system roots)"`
 }
 
 // Trustpilot holds the API hosts and the per-call timeout. Credentials are per
@@ -305,7 +311,8 @@ func checkKafkaName(name string) string {
 	return ""
 }
 
-// Validate checks the mode and that the Redis URL parses for it.
+// Validate checks the mode, that the Redis URL parses for it and that the CA file, if any,
+// is readable PEM used with TLS.
 func (r *Redis) Validate() error {
 	var p problems
 	if _, err := r.Client(); err != nil {
@@ -319,8 +326,8 @@ func (r *Redis) Validate() error {
 	return p.err()
 }
 
-// Client returns a client for URL in Mode with Password applied. It connects lazily:
-// nothing is dialled until the first command.
+// Client returns a client for URL in Mode with Password and TLSCAFile applied. It connects
+// lazily: nothing is dialled until the first command.
 func (r *Redis) Client() (redis.UniversalClient, error) {
 	// go-redis quotes the URL, password included, in its errors: say what is wrong
 	// without it.
@@ -331,8 +338,8 @@ func (r *Redis) Client() (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, bad
 		}
-		if r.Password != "" {
-			opt.Password = r.Password
+		if err := r.apply(&opt.Password, opt.TLSConfig); err != nil {
+			return nil, err
 		}
 		return redis.NewClient(opt), nil
 	case "cluster":
@@ -340,8 +347,8 @@ func (r *Redis) Client() (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, bad
 		}
-		if r.Password != "" {
-			opt.Password = r.Password
+		if err := r.apply(&opt.Password, opt.TLSConfig); err != nil {
+			return nil, err
 		}
 		return redis.NewClusterClient(opt), nil
 	case "sentinel":
@@ -349,12 +356,37 @@ func (r *Redis) Client() (redis.UniversalClient, error) {
 		if err != nil || opt.MasterName == "" {
 			return nil, fmt.Errorf("%w (sentinel mode needs ?master_name=)", bad)
 		}
-		if r.Password != "" {
-			opt.Password = r.Password
+		if err := r.apply(&opt.Password, opt.TLSConfig); err != nil {
+			return nil, err
 		}
 		return redis.NewFailoverClient(opt), nil
 	}
 	return nil, &FieldError{Var: "INVITEPIPE_REDIS_MODE", Problem: fmt.Sprintf("%q is not a mode", r.Mode), Fix: "use single, cluster or sentinel"}
+}
+
+// apply overrides the parsed password with Password, if set, and makes tlsConfig (nil unless
+// the URL is rediss://) trust the CAs in TLSCAFile, if set.
+func (r *Redis) apply(password *string, tlsConfig *tls.Config) error {
+	if r.Password != "" {
+		*password = r.Password
+	}
+	if r.TLSCAFile == "" {
+		return nil
+	}
+	const caVar = "INVITEPIPE_REDIS_TLS_CA_FILE"
+	if tlsConfig == nil {
+		return &FieldError{Var: caVar, Problem: "set while the URL is not rediss://", Fix: "use a rediss:// URL for TLS or unset the CA file"}
+	}
+	pem, err := os.ReadFile(r.TLSCAFile)
+	if err != nil {
+		return &FieldError{Var: caVar, Problem: err.Error(), Fix: "name a readable PEM file of CA certificates"}
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return &FieldError{Var: caVar, Problem: fmt.Sprintf("%s holds no PEM certificate", r.TLSCAFile), Fix: "name a PEM file of CA certificates (-----BEGIN CERTIFICATE-----)"}
+	}
+	tlsConfig.RootCAs = pool
+	return nil
 }
 
 // Validate checks the API hosts and the timeout.

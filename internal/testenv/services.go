@@ -26,6 +26,11 @@ const (
 	// KafkaTLSCAFileEnv holds the path of the PEM file of the test CA that signs that
 	// listener's certificate (for 127.0.0.1 and localhost).
 	KafkaTLSCAFileEnv = "INVITEPIPE_TEST_KAFKA_TLS_CA_FILE"
+	// TLSCertFileEnv holds the path of a PEM certificate for 127.0.0.1 and localhost that
+	// the same test CA signs, for TLS servers that tests start themselves.
+	TLSCertFileEnv = "INVITEPIPE_TEST_TLS_CERT_FILE"
+	// TLSKeyFileEnv holds the path of that certificate's unencrypted PEM private key.
+	TLSKeyFileEnv = "INVITEPIPE_TEST_TLS_KEY_FILE"
 	// RedisURLEnv holds a redis:// URL with the test password.
 	RedisURLEnv = "INVITEPIPE_TEST_REDIS_URL"
 	// PostgresURLEnv holds a postgres:// URL of the test database.
@@ -66,12 +71,8 @@ func KafkaSASL(t testing.TB) (brokerList []string, username, password string) {
 // PEM file of the CA that signs its certificate, which no system trusts.
 func KafkaTLS(t testing.TB) (brokerList []string, caFile string) {
 	t.Helper()
-	caFile, ok := lookup(t, KafkaTLSCAFileEnv)
+	caFile, ok := existingFile(t, KafkaTLSCAFileEnv)
 	if !ok {
-		return nil, ""
-	}
-	if _, err := os.Stat(caFile); err != nil {
-		unavailable(t, "%s: %v", KafkaTLSCAFileEnv, err)
 		return nil, ""
 	}
 	brokerList = brokers(t, KafkaTLSBrokersEnv)
@@ -79,6 +80,21 @@ func KafkaTLS(t testing.TB) (brokerList []string, caFile string) {
 		return nil, ""
 	}
 	return brokerList, caFile
+}
+
+// existingFile reads a file's path from env, reporting the service unavailable when it is
+// unset or names no file.
+func existingFile(t testing.TB, env string) (string, bool) {
+	t.Helper()
+	path, ok := lookup(t, env)
+	if !ok {
+		return "", false
+	}
+	if _, err := os.Stat(path); err != nil {
+		unavailable(t, "%s: %v", env, err)
+		return "", false
+	}
+	return path, true
 }
 
 // brokers reads comma-separated brokers from env and checks that each answers.

@@ -148,6 +148,28 @@ func TestKafkaTLSNeedsCAFile(t *testing.T) {
 	}
 }
 
+func TestStartRedisTLSNeedsTheTestCertificates(t *testing.T) {
+	present := existingFile(t)
+	files := []string{testenv.KafkaTLSCAFileEnv, testenv.TLSCertFileEnv, testenv.TLSKeyFileEnv}
+	for _, missing := range files {
+		t.Run(missing+" unset", func(t *testing.T) {
+			t.Setenv("CI", "true")
+			for _, env := range files {
+				t.Setenv(env, present)
+			}
+			t.Setenv(missing, "")
+			rec := &recorder{TB: t}
+
+			server := testenv.StartRedisTLS(rec)
+
+			checkReport(t, "failure", rec.fatal, missing+" is not set")
+			if server != nil {
+				t.Errorf("StartRedisTLS started a server without %s", missing)
+			}
+		})
+	}
+}
+
 // existingFile returns the path of a file that exists until the test ends.
 func existingFile(t testing.TB) string {
 	t.Helper()
