@@ -1,7 +1,6 @@
 package kafkaconn_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"testing"
@@ -30,68 +29,19 @@ func TestSASLRoundTrip(t *testing.T) {
 		t.Run(mechanism, func(t *testing.T) {
 			t.Parallel()
 			conn := newConn(t, config.Kafka{Brokers: brokers, SASLMechanism: mechanism, SASLUsername: username, SASLPassword: password})
-			client := &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: conn.Transport}
-			topic := testenv.UniqueName(t, "sasl")
-			group := testenv.UniqueName(t, "sasl")
-			testenv.CreateTopicVia(t, client, topic, 1)
-			ctx, cancel := context.WithTimeout(context.Background(), saslTimeout)
-			defer cancel()
-
-			w := &kafka.Writer{Addr: kafka.TCP(conn.Brokers...), Topic: topic, Transport: conn.Transport, RequiredAcks: kafka.RequireAll, BatchSize: 1}
-			defer w.Close()
-			want := kafka.Message{Key: []byte("row-1"), Value: []byte("sent with " + mechanism)}
-			if err := w.WriteMessages(ctx, want); err != nil {
-				t.Fatalf("write: %v", err)
-			}
-
-			r := kafka.NewReader(kafka.ReaderConfig{
-				Brokers: conn.Brokers, Topic: topic, GroupID: group, Dialer: conn.Dialer,
-				StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
-			})
-			defer r.Close()
-			got, err := r.FetchMessage(ctx)
-			if err != nil {
-				t.Fatalf("fetch: %v", err)
-			}
-			if !bytes.Equal(got.Key, want.Key) || !bytes.Equal(got.Value, want.Value) {
-				t.Fatalf("fetched key %q value %q, want key %q value %q", got.Key, got.Value, want.Key, want.Value)
-			}
-			if err := r.CommitMessages(ctx, got); err != nil {
-				t.Fatalf("commit: %v", err)
-			}
-			committed := testenv.CommittedOffsets(client, group, topic, []int{got.Partition})
-			if committed[got.Partition] != got.Offset+1 {
-				t.Fatalf("committed offsets %v, want %d on partition %d", committed, got.Offset+1, got.Partition)
-			}
+			testenv.RoundTrip(t, conn.Brokers, conn.Dialer, conn.Transport)
 		})
 	}
 }
 
 func TestSASLWrongPasswordIsRefused(t *testing.T) {
 	brokers, username, _ := testenv.KafkaSASL(t)
-	paths := []struct {
-		name    string
-		connect func(ctx context.Context, conn *kafkaconn.Conn) error
-	}{
-		{name: "dialer (readers and consumer groups)", connect: func(ctx context.Context, conn *kafkaconn.Conn) error {
-			c, err := conn.Dialer.DialContext(ctx, "tcp", conn.Brokers[0])
-			if err == nil {
-				c.Close()
-			}
-			return err
-		}},
-		{name: "transport (writers and admin calls)", connect: func(ctx context.Context, conn *kafkaconn.Conn) error {
-			client := &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: conn.Transport}
-			_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
-			return err
-		}},
-		{name: "writer", connect: func(ctx context.Context, conn *kafkaconn.Conn) error {
-			// The topic is never created: the writer cannot authenticate to ask for it.
-			w := &kafka.Writer{Addr: kafka.TCP(conn.Brokers...), Topic: "invitepipe.sasl.refused", Transport: conn.Transport}
-			defer w.Close()
-			return w.WriteMessages(ctx, kafka.Message{Value: []byte("never stored")})
-		}},
-	}
+	paths := append(connectPaths, connectPath{name: "writer", connect: func(ctx context.Context, conn *kafkaconn.Conn) error {
+		// The topic is never created: the writer cannot authenticate to ask for it.
+		w := &kafka.Writer{Addr: kafka.TCP(conn.Brokers...), Topic: "invitepipe.sasl.refused", Transport: conn.Transport}
+		defer w.Close()
+		return w.WriteMessages(ctx, kafka.Message{Value: []byte("never stored")})
+	}})
 	for _, mechanism := range mechanisms {
 		for _, path := range paths {
 			t.Run(mechanism+"/"+path.name, func(t *testing.T) {
@@ -117,4 +67,27 @@ func newConn(t *testing.T, cfg config.Kafka) *kafkaconn.Conn {
 		t.Fatalf("kafkaconn.New: %v", err)
 	}
 	return conn
+}
+
+// connectPath is one way the product reaches the brokers.
+type connectPath struct {
+	name    string
+	connect func(ctx context.Context, conn *kafkaconn.Conn) error
+}
+
+// connectPaths are the ways every part of invitepipe connects: the dialer of readers and
+// consumer groups, and the transport of writers and admin calls.
+var connectPaths = []connectPath{
+	{name: "dialer (readers and consumer groups)", connect: func(ctx context.Context, conn *kafkaconn.Conn) error {
+		c, err := conn.Dialer.DialContext(ctx, "tcp", conn.Brokers[0])
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}},
+	{name: "transport (writers and admin calls)", connect: func(ctx context.Context, conn *kafkaconn.Conn) error {
+		client := &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: conn.Transport}
+		_, err := client.Metadata(ctx, &kafka.MetadataRequest{})
+		return err
+	}},
 }

@@ -81,3 +81,44 @@ func ledPartitions(ctx context.Context, client *kafka.Client, name string) (int,
 	}
 	return 0, nil
 }
+
+// roundTripTimeout bounds RoundTrip.
+const roundTripTimeout = time.Minute
+
+// RoundTrip proves a connection to Kafka end to end: it creates a fresh one-partition
+// topic through transport, writes one record through transport, reads it back as a
+// consumer group through dialer, commits it, and checks the group's committed offset.
+// A nil dialer and transport mean kafka-go's defaults (plaintext).
+func RoundTrip(t testing.TB, brokers []string, dialer *kafka.Dialer, transport kafka.RoundTripper) {
+	t.Helper()
+	client := &kafka.Client{Addr: kafka.TCP(brokers...), Transport: transport}
+	topic, group := UniqueName(t, "roundtrip"), UniqueName(t, "roundtrip")
+	CreateTopicVia(t, client, topic, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), roundTripTimeout)
+	defer cancel()
+
+	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, Transport: transport, RequiredAcks: kafka.RequireAll, BatchSize: 1}
+	defer w.Close()
+	want := kafka.Message{Key: []byte("row-1"), Value: []byte(`{"email":"x@example.com"}`)}
+	if err := w.WriteMessages(ctx, want); err != nil {
+		t.Fatalf("testenv: write: %v", err)
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers: brokers, Topic: topic, GroupID: group, Dialer: dialer,
+		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
+	})
+	defer r.Close()
+	got, err := r.FetchMessage(ctx)
+	if err != nil {
+		t.Fatalf("testenv: fetch: %v", err)
+	}
+	if string(got.Key) != string(want.Key) || string(got.Value) != string(want.Value) {
+		t.Fatalf("testenv: fetched key %q value %q, want key %q value %q", got.Key, got.Value, want.Key, want.Value)
+	}
+	if err := r.CommitMessages(ctx, got); err != nil {
+		t.Fatalf("testenv: commit: %v", err)
+	}
+	if committed := CommittedOffsets(client, group, topic, []int{got.Partition}); committed[got.Partition] != got.Offset+1 {
+		t.Fatalf("testenv: committed offsets %v, want %d on partition %d", committed, got.Offset+1, got.Partition)
+	}
+}

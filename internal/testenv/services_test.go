@@ -1,7 +1,6 @@
 package testenv_test
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -19,49 +18,7 @@ import (
 const smokeTimeout = time.Minute
 
 func TestKafkaRoundTrip(t *testing.T) {
-	brokers := testenv.Kafka(t)
-	topic := testenv.UniqueName(t, "smoke")
-	group := testenv.UniqueName(t, "smoke")
-	testenv.CreateTopic(t, brokers, topic, 1)
-	ctx, cancel := context.WithTimeout(context.Background(), smokeTimeout)
-	defer cancel()
-
-	w := &kafka.Writer{Addr: kafka.TCP(brokers...), Topic: topic, RequiredAcks: kafka.RequireAll, BatchSize: 1}
-	defer w.Close()
-	want := kafka.Message{Key: []byte("row-1"), Value: []byte(`{"email":"x@example.com"}`)}
-	if err := w.WriteMessages(ctx, want); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-
-	r := kafka.NewReader(kafka.ReaderConfig{
-		Brokers: brokers, Topic: topic, GroupID: group,
-		StartOffset: kafka.FirstOffset, MaxWait: 100 * time.Millisecond,
-	})
-	defer r.Close()
-	got, err := r.FetchMessage(ctx)
-	if err != nil {
-		t.Fatalf("fetch: %v", err)
-	}
-	if !bytes.Equal(got.Key, want.Key) || !bytes.Equal(got.Value, want.Value) {
-		t.Fatalf("fetched key %q value %q, want key %q value %q", got.Key, got.Value, want.Key, want.Value)
-	}
-	if err := r.CommitMessages(ctx, got); err != nil {
-		t.Fatalf("commit: %v", err)
-	}
-
-	client := &kafka.Client{Addr: kafka.TCP(brokers...)}
-	offsets, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{
-		GroupID: group, Topics: map[string][]int{topic: {got.Partition}},
-	})
-	if err == nil {
-		err = offsets.Error
-	}
-	if err != nil {
-		t.Fatalf("offset fetch: %v", err)
-	}
-	if p := offsets.Topics[topic]; len(p) != 1 || p[0].CommittedOffset != got.Offset+1 {
-		t.Fatalf("committed offsets %+v, want offset %d on partition %d", p, got.Offset+1, got.Partition)
-	}
+	testenv.RoundTrip(t, testenv.Kafka(t), nil, nil)
 }
 
 func TestCreateTopic(t *testing.T) {
