@@ -9,11 +9,15 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/config"
 	"github.com/invitepipe/invitepipe/internal/destination"
 	"github.com/invitepipe/invitepipe/internal/mapping"
+	"github.com/invitepipe/invitepipe/internal/ratelimit"
 	"github.com/invitepipe/invitepipe/internal/row"
 )
 
@@ -52,16 +56,64 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	return errors.Join(problems...)
 }
 
-// describe prints what the file configures.
+// describe prints what the file configures, and which destinations share the budget of
+// an API key when the variables holding the keys are set (it reads no other secret).
 func describe(w io.Writer, path string, f *activation.File) {
 	fmt.Fprintf(w, "%s is valid: %d destination(s), %d activation(s)\n", path, len(f.Destinations), len(f.Activations))
 	for _, d := range f.Destinations {
-		fmt.Fprintf(w, "  destination %s: business unit %s, at most %d calls per 5 min and %d per hour\n",
-			d.Name, d.BusinessUnitID, d.RateLimit.Per5Min, d.RateLimit.PerHour)
+		r := d.RateLimit
+		own := []ratelimit.Limit{{Count: r.Per5Min, Window: 5 * time.Minute}, {Count: r.PerHour, Window: time.Hour}}
+		for _, rw := range r.Windows {
+			own = append(own, ratelimit.Limit{Count: rw.Calls, Window: rw.Per})
+		}
+		fmt.Fprintf(w, "  destination %s: business unit %s, rate_limit %s\n", d.Name, d.BusinessUnitID, windows(own))
 	}
 	for _, a := range f.Activations {
-		fmt.Fprintf(w, "  activation %s -> %s: %s invitations\n", a.ID, a.Destination, a.InvitationType)
+		fmt.Fprintf(w, "  activation %s -> %s: %s invitations", a.ID, a.Destination, a.InvitationType)
+		if a.MaxAge > 0 {
+			fmt.Fprintf(w, ", stale after %s", a.RawMaxAge)
+		}
+		fmt.Fprintln(w)
 	}
+	budgets, groups, err := destination.Budgets(f, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(w, "  key budgets: unknown until every API key variable is set (%s)\n", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return
+	}
+	fmt.Fprintln(w, "  key budgets (destinations whose API keys have the same value share one; per window, the smallest count applies):")
+	for _, g := range groups {
+		fmt.Fprintf(w, "    key %s: %s: %s\n", g.Key, strings.Join(g.Destinations, ", "), windows(g.Windows))
+		for _, name := range g.Destinations {
+			if b := budgets[name]; len(b.Limits) > 0 {
+				fmt.Fprintf(w, "      %s also at most %s (its own rate_limit)\n", name, windows(b.Limits))
+			}
+		}
+	}
+}
+
+// windows writes limits as "60 per 5m, unlimited per 1h".
+func windows(limits []ratelimit.Limit) string {
+	parts := make([]string, len(limits))
+	for i, l := range limits {
+		count := strconv.Itoa(l.Count)
+		if l.Count >= ratelimit.Unlimited {
+			count = "unlimited"
+		}
+		parts[i] = count + " per " + window(l.Window)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// window writes d without its zero units: 5m, 1h, 1h30m, 24h, 2s.
+func window(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // previewRows maps each row message of the file at path and prints the invitation JSON

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -126,6 +128,87 @@ not json
 			}
 			if strings.Contains(out.String(), sandbox.DefaultAPISecret) {
 				t.Error("output reveals the API secret")
+			}
+		})
+	}
+}
+
+func TestCheckKeyBudgets(t *testing.T) {
+	const file = `
+destinations:
+  - name: shop-eu
+    business_unit_id: bu-eu
+    credentials: { api_key_env: BUDGET_KEY_EU, api_secret_env: BUDGET_SECRET, rate_limit: { per_5min: 100, per_hour: 1000000000 } }
+    rate_limit: { per_5min: 60, per_hour: 1000000 }
+  - name: shop-us
+    business_unit_id: bu-us
+    credentials: { api_key_env: BUDGET_KEY_US, api_secret_env: BUDGET_SECRET, rate_limit: { per_5min: 833, per_hour: 12000000000 } }
+  - name: shop-uk
+    business_unit_id: bu-uk
+    credentials: { api_key_env: BUDGET_KEY_UK, api_secret_env: BUDGET_SECRET }
+    rate_limit: { windows: [{ calls: 100, per: 1m }] }
+activations:
+  - id: orders
+    destination: shop-eu
+    invitation_type: service
+    max_age: 30d
+    mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
+`
+	hash := func(key string) string {
+		sum := sha256.Sum256([]byte(key))
+		return "k" + hex.EncodeToString(sum[:])[:16]
+	}
+	activations := writeTemp(t, "activations.yaml", file)
+	tests := []struct {
+		name    string
+		env     map[string]string // API key variables; unset when absent
+		wantOut []string
+	}{
+		{
+			name: "one key value under two variables: one budget, own caps listed, unlimited windows marked",
+			env:  map[string]string{"BUDGET_KEY_EU": "shared-key", "BUDGET_KEY_US": " shared-key\n", "BUDGET_KEY_UK": "uk-key"},
+			wantOut: []string{
+				"  destination shop-eu: business unit bu-eu, rate_limit 60 per 5m, unlimited per 1h\n",
+				"  destination shop-uk: business unit bu-uk, rate_limit 833 per 5m, 10000 per 1h, 100 per 1m\n",
+				"  activation orders -> shop-eu: service invitations, stale after 30d\n",
+				"  key budgets (destinations whose API keys have the same value share one; per window, the smallest count applies):\n" +
+					"    key " + hash("shared-key") + ": shop-eu, shop-us: 100 per 5m, unlimited per 1h\n" +
+					"      shop-eu also at most 60 per 5m (its own rate_limit)\n" +
+					"      shop-us also at most 10000 per 1h (its own rate_limit)\n" +
+					"    key " + hash("uk-key") + ": shop-uk: 100 per 1m, 833 per 5m, 10000 per 1h\n",
+			},
+		},
+		{
+			name: "key variables unset: no budgets, no failure",
+			env:  map[string]string{"BUDGET_KEY_EU": "shared-key"},
+			wantOut: []string{"  key budgets: unknown until every API key variable is set (" +
+				"destination shop-us: environment variable BUDGET_KEY_US is not set; set it to the destination's API key (the activation file names it); " +
+				"destination shop-uk: environment variable BUDGET_KEY_UK is not set; set it to the destination's API key (the activation file names it))\n"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for _, name := range []string{"BUDGET_KEY_EU", "BUDGET_KEY_US", "BUDGET_KEY_UK"} {
+				t.Setenv(name, "") // restored after the test
+				if v, ok := tt.env[name]; ok {
+					os.Setenv(name, v)
+				} else {
+					os.Unsetenv(name)
+				}
+			}
+			var out bytes.Buffer
+			if err := runCheck(context.Background(), []string{"--activations", activations}, &out); err != nil {
+				t.Fatalf("runCheck: %v\n%s", err, out.String())
+			}
+			for _, want := range tt.wantOut {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			for _, key := range []string{"shared-key", "uk-key"} {
+				if strings.Contains(out.String(), key) {
+					t.Errorf("output reveals the API key %q", key)
+				}
 			}
 		})
 	}

@@ -114,6 +114,8 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 		Group:             cfg.Group,
 		PartitionInflight: cfg.PartitionConcurrency,
 		MaxInflight:       cfg.Concurrency,
+		MaxDeferredBodies: cfg.DeferBuffer,
+		DeferMaxAge:       cfg.DeferMaxAge,
 		DrainTimeout:      cfg.DrainTimeout,
 		SessionTimeout:    cfg.SessionTimeout,
 		HeartbeatInterval: cfg.SessionTimeout / 6,
@@ -146,6 +148,9 @@ func (p *pipeline) run(ctx context.Context) error {
 	adminCtx, stopAdmin := context.WithCancel(context.Background())
 	defer stopAdmin()
 	go func() { adminDone <- p.admin.Serve(adminCtx, ln) }()
+	if p.cfg.DeferMaxAge == 0 {
+		p.deriveDeferMaxAge(ctx)
+	}
 	if p.cfg.WatchdogTimeout > 0 {
 		go p.watchdog(runCtx, cancel)
 	}
@@ -168,12 +173,29 @@ func (p *pipeline) run(ctx context.Context) error {
 	return nil
 }
 
+// deriveDeferMaxAge sets INVITEPIPE_DEFER_MAX_AGE's default: half the rows topic's
+// retention, so a waiting message is dead-lettered long before Kafka deletes it.
+func (p *pipeline) deriveDeferMaxAge(ctx context.Context) {
+	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	retention, err := p.consumer.Retention(rctx)
+	switch {
+	case err != nil:
+		p.log.Warn().Err(err).Msg("cannot read the topic's retention: messages waiting for their destination never expire; set INVITEPIPE_DEFER_MAX_AGE well below it")
+	case retention == 0:
+		p.log.Info().Msg("the topic keeps messages forever: messages waiting for their destination never expire")
+	default:
+		p.consumer.SetDeferMaxAge(retention / 2)
+		p.log.Info().Dur("retention", retention).Dur("defer_max_age", retention/2).Msg("messages waiting for their destination longer than defer_max_age are dead-lettered as deferred_expired")
+	}
+}
+
 // errWedged is the watchdog's reason to stop.
 var errWedged = errors.New("watchdog: no progress while the group has lag")
 
 // watchdog stops the consumer when nothing was fetched or finished for
-// WatchdogTimeout while the group has lag and no destination is paused (a paused
-// destination holds messages on purpose). Kubernetes then restarts the pod.
+// WatchdogTimeout while the group has lag and no message waits for its destination
+// (waiting messages are held on purpose). Kubernetes then restarts the pod.
 func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
 	every := min(p.cfg.WatchdogTimeout/4, time.Minute)
 	t := time.NewTicker(every)
@@ -185,7 +207,7 @@ func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
 		case <-t.C:
 		}
 		idle := time.Since(p.consumer.LastProgress())
-		if idle < p.cfg.WatchdogTimeout || len(p.handler.Paused()) > 0 {
+		if idle < p.cfg.WatchdogTimeout || p.consumer.Deferred() > 0 || len(p.handler.Paused()) > 0 {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)

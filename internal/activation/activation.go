@@ -29,10 +29,18 @@ type Credentials struct {
 	// UsernameEnv and PasswordEnv, when set, select the password grant.
 	UsernameEnv string `yaml:"username_env"`
 	PasswordEnv string `yaml:"password_env"`
+	// RateLimit is the budget of the API key, which Trustpilot counts per key, not per
+	// business unit: every destination whose API key has the same value shares one key
+	// budget, in which each window length gets the smallest count any of them declares.
+	// Absent from the file, it is the destination's RateLimit; declared, its absent
+	// windows take Trustpilot's guidance like RateLimit's. After Load it is never nil.
+	RateLimit *RateLimit `yaml:"rate_limit"`
 }
 
-// RateLimit is a destination's call budget, shared by every replica. All its windows
-// apply at once: a call waits until every one of them has room.
+// RateLimit is a call budget, shared by every replica: a destination's own
+// (Destination.RateLimit) or its API key's (Credentials.RateLimit). All its windows apply
+// at once: a call waits until every one of them has room. Counts go from 1 to 10^15; a
+// count of ratelimit.Unlimited (1,000,000) or more means no limit in that window.
 type RateLimit struct {
 	// Per5Min is the most calls in any 5-minute window. Default 833.
 	Per5Min int `yaml:"per_5min"`
@@ -46,7 +54,7 @@ type RateLimit struct {
 
 // RateWindow is one further budget: at most Calls calls in any window of length Per.
 type RateWindow struct {
-	// Calls is the most calls in any window. From 1 to 2^31-1.
+	// Calls is the most calls in any window.
 	Calls int `yaml:"calls"`
 	// Per is the window's length, from 1s to 24h. Set by Load from RawPer.
 	Per time.Duration `yaml:"-"`
@@ -115,7 +123,17 @@ type Activation struct {
 	Schedule time.Duration `yaml:"-"`
 	// RawSchedule is Schedule as written.
 	RawSchedule string `yaml:"schedule"`
+	// MaxAge is how old (by its emitted_at) a row may be when its turn comes: an older
+	// row is dead-lettered as stale, never sent late. Zero when absent: rows never age.
+	// At least MinMaxAge.
+	MaxAge time.Duration `yaml:"-"`
+	// RawMaxAge is MaxAge as written: a Go duration or a number of days, e.g. 30d, 12h,
+	// 90m, 1d12h.
+	RawMaxAge string `yaml:"max_age"`
 }
+
+// MinMaxAge is the shortest MaxAge: a row waits for its budget for minutes, not seconds.
+const MinMaxAge = time.Minute
 
 // ServiceSettings are an activation's service review settings.
 type ServiceSettings struct {

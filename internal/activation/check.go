@@ -1,9 +1,13 @@
 package activation
 
 import (
+	"errors"
 	"fmt"
+	"math"
 	"net/mail"
 	"net/url"
+	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -26,14 +30,15 @@ func (f *File) check() []Problem {
 		} else {
 			destinations[d.Name] = i
 		}
-		if d.RateLimit.Per5Min == 0 {
-			d.RateLimit.Per5Min = DefaultPer5Min
-		}
-		if d.RateLimit.PerHour == 0 {
-			d.RateLimit.PerHour = DefaultPerHour
-		}
-		for j := range d.RateLimit.Windows {
-			checkRateWindow(add, fmt.Sprintf("%s.rate_limit.windows[%d].per", at, j), &d.RateLimit.Windows[j])
+		checkRateLimit(add, at+".rate_limit", &d.RateLimit)
+		if d.Credentials.RateLimit == nil {
+			// The key's budget defaults to the destination's own: a destination alone on
+			// its key is limited by its rate_limit alone.
+			own := d.RateLimit
+			own.Windows = slices.Clone(own.Windows)
+			d.Credentials.RateLimit = &own
+		} else {
+			checkRateLimit(add, at+".credentials.rate_limit", d.Credentials.RateLimit)
 		}
 		c := d.Credentials
 		if (c.UsernameEnv == "") != (c.PasswordEnv == "") {
@@ -86,6 +91,17 @@ func (f *File) check() []Problem {
 		}
 		checkEmail(add, at+".sender_email", a.SenderEmail)
 		checkEmail(add, at+".reply_to", a.ReplyTo)
+		if a.RawMaxAge != "" {
+			d, err := parseAge(a.RawMaxAge)
+			switch {
+			case err != nil:
+				add(at+".max_age", "%q %v", a.RawMaxAge, err)
+			case d < MinMaxAge:
+				add(at+".max_age", "%s is shorter than a minute: a row may wait minutes for its budget; use 1m or more (e.g. 30d)", a.RawMaxAge)
+			default:
+				a.MaxAge = d
+			}
+		}
 		if a.RawSchedule != "" {
 			d, err := time.ParseDuration(a.RawSchedule)
 			switch {
@@ -99,6 +115,60 @@ func (f *File) check() []Problem {
 		}
 	}
 	return ps
+}
+
+// checkRateLimit applies Trustpilot's guidance to the absent windows of r, at path, and
+// sets the lengths of its further windows.
+func checkRateLimit(add func(string, string, ...any), path string, r *RateLimit) {
+	if r.Per5Min == 0 {
+		r.Per5Min = DefaultPer5Min
+	}
+	if r.PerHour == 0 {
+		r.PerHour = DefaultPerHour
+	}
+	for j := range r.Windows {
+		checkRateWindow(add, fmt.Sprintf("%s.windows[%d].per", path, j), &r.Windows[j])
+	}
+}
+
+// ageTerm is one term of a max_age: a number and its unit.
+var ageTerm = regexp.MustCompile(`^([0-9]+(?:\.[0-9]+)?)([dhms])`)
+
+// Errors of parseAge, which complete a sentence that starts with the value.
+var (
+	errNotAge  = errors.New("is not a duration such as 30d, 12h or 90m")
+	errAgeLong = errors.New("is too long: use at most 106751d (about 292 years)")
+)
+
+// parseAge parses a sum of terms such as 30d, 1d12h or 90m: Go durations in hours,
+// minutes and seconds, plus d for days of 24 hours.
+func parseAge(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, errNotAge
+	}
+	var total time.Duration
+	for rest := s; rest != ""; {
+		m := ageTerm.FindStringSubmatch(rest)
+		if m == nil {
+			return 0, errNotAge
+		}
+		rest = rest[len(m[0]):]
+		num, unit, days := m[1], m[2], 1
+		if unit == "d" {
+			// A day is 24 hours: as many hours, 24 times (exact for fractions such as 1.5d).
+			unit, days = "h", 24
+		}
+		d, err := time.ParseDuration(num + unit)
+		if err != nil || d > math.MaxInt64/time.Duration(days) {
+			return 0, errAgeLong // the term matched, so only its size can be wrong
+		}
+		d *= time.Duration(days)
+		if total > math.MaxInt64-d {
+			return 0, errAgeLong
+		}
+		total += d
+	}
+	return total, nil
 }
 
 // checkRateWindow sets w.Per from w.RawPer, or reports why it cannot.

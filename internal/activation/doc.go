@@ -12,5 +12,13 @@
 //   - Defaults are applied once, here: a destination without rate_limit gets Trustpilot's
 //     guidance (833 calls per 5 minutes, 10,000 per hour). Further windows
 //     (rate_limit.windows, each from 1s to 24h) add to those two, never replace them.
+//   - A destination's credentials.rate_limit is the budget of its API key, with the same
+//     shape and defaults; absent, it is a copy of the destination's rate_limit. After
+//     Load it is never nil. How destinations sharing a key combine their key budgets is
+//     package destination's (it alone reads the keys).
+//   - Counts go from 1 to 10^15; ratelimit.Unlimited (1,000,000) or more means no limit
+//     in that window. The file keeps them as written.
+//   - An activation's max_age (Activation.MaxAge) is zero when absent (rows never age),
+//     else at least MinMaxAge; it accepts d (24 hours) besides h, m and s.
 //   - The file never holds secrets, only the names of environment variables.
 package activation

@@ -180,6 +180,10 @@ func schemaProblems(ve *jsonschema.ValidationError) []Problem {
 		return out
 	case *kind.Pattern:
 		return []Problem{{Path: pathOf(at), Message: fmt.Sprintf("%q does not match %s", k.Got, patternHint(k.Want))}}
+	case *kind.Maximum:
+		// Only counts of calls have a maximum; far below it a count already means no limit.
+		return []Problem{{Path: pathOf(at), Message: fmt.Sprintf("%s is more than %s; any count of 1000000 or more already means no limit",
+			k.Got.RatString(), k.Want.RatString())}}
 	case *kind.MinLength:
 		return []Problem{{Path: pathOf(at), Message: "must not be empty"}}
 	}
@@ -193,6 +197,9 @@ func patternHint(pattern string) string {
 		return "lowercase letters, digits and '-' (e.g. orders-service)"
 	case "^[A-Za-z_][A-Za-z0-9_]*$":
 		return "an environment variable name (e.g. TP_SHOP_EU_API_KEY)"
+	}
+	if strings.Contains(pattern, "(d|h|m|s)") {
+		return "a duration such as 30d, 12h or 90m"
 	}
 	if strings.Contains(pattern, "(s|m|h)") {
 		return "a duration such as 15m or 1h30m"

@@ -167,6 +167,58 @@ activations:`, 1) + `
 			want: []string{"destinations[0].rate_limit.windows[0].per: 0.5s is shorter than a second: Trustpilot counts calls over minutes; use 1s or more"},
 		},
 		{
+			name: "key budget: zero, wrong type, unknown field",
+			yaml: strings.Replace(valid, "api_secret_env: TP_SECRET }", `api_secret_env: TP_SECRET,
+                   rate_limit: { per_5min: 0, per_hour: many, per_day: 5 } }`, 1),
+			want: []string{
+				"destinations[0].credentials.rate_limit.per_5min: minimum: got 0, want 1",
+				"destinations[0].credentials.rate_limit.per_day: unknown field (check its spelling and level)",
+				"destinations[0].credentials.rate_limit.per_hour: got string, want integer",
+			},
+		},
+		{
+			name: "key budget: further windows checked like the destination's",
+			yaml: strings.Replace(valid, "api_secret_env: TP_SECRET }", `api_secret_env: TP_SECRET,
+                   rate_limit: { windows: [{ calls: 10, per: 25h }, { calls: 10, per: 0.5s }] } }`, 1),
+			want: []string{
+				"destinations[0].credentials.rate_limit.windows[0].per: 25h is longer than a day: use at most 24h",
+				"destinations[0].credentials.rate_limit.windows[1].per: 0.5s is shorter than a second: Trustpilot counts calls over minutes; use 1s or more",
+			},
+		},
+		{
+			name: "counts above 10^15",
+			yaml: strings.Replace(valid, "    credentials:", "    rate_limit: { per_hour: 2000000000000000, windows: [{ calls: 1000000000000001, per: 1m }] }\n    credentials:", 1),
+			want: []string{
+				"destinations[0].rate_limit.per_hour: 2000000000000000 is more than 1000000000000000; any count of 1000000 or more already means no limit",
+				"destinations[0].rate_limit.windows[0].calls: 1000000000000001 is more than 1000000000000000; any count of 1000000 or more already means no limit",
+			},
+		},
+		{
+			name: "max_age not a duration",
+			yaml: valid + "    max_age: a month\n",
+			want: []string{`activations[0].max_age: "a month" does not match a duration such as 30d, 12h or 90m`},
+		},
+		{
+			name: "max_age in milliseconds",
+			yaml: valid + "    max_age: 500ms\n",
+			want: []string{`activations[0].max_age: "500ms" does not match a duration such as 30d, 12h or 90m`},
+		},
+		{
+			name: "max_age shorter than a minute",
+			yaml: valid + "    max_age: 30s\n",
+			want: []string{"activations[0].max_age: 30s is shorter than a minute: a row may wait minutes for its budget; use 1m or more (e.g. 30d)"},
+		},
+		{
+			name: "max_age zero",
+			yaml: valid + "    max_age: 0d\n",
+			want: []string{"activations[0].max_age: 0d is shorter than a minute: a row may wait minutes for its budget; use 1m or more (e.g. 30d)"},
+		},
+		{
+			name: "max_age beyond what a duration holds",
+			yaml: valid + "    max_age: 200000d\n",
+			want: []string{`activations[0].max_age: "200000d" is too long: use at most 106751d (about 292 years)`},
+		},
+		{
 			name: "bad schedule",
 			yaml: valid + "    schedule: every day\n",
 			want: []string{`activations[0].schedule: "every day" does not match a duration such as 15m or 1h30m`},
@@ -216,25 +268,27 @@ func TestLoadExampleAppliesDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	d, ok := f.Destination("shop-eu")
-	if !ok || d.RateLimit.Per5Min != 833 || d.RateLimit.PerHour != 10000 || d.RateLimit.Windows != nil {
+	guidance := RateLimit{Per5Min: 833, PerHour: 10000}
+	if !ok || !reflect.DeepEqual(d.RateLimit, guidance) || d.Credentials.RateLimit == nil || !reflect.DeepEqual(*d.Credentials.RateLimit, guidance) {
 		t.Fatalf("destination shop-eu = %+v, %v", d, ok)
 	}
 	tests := []struct {
 		id       string
 		typ      InvitationType
 		schedule time.Duration
+		maxAge   time.Duration
 	}{
-		{"orders-service", Service, 0}, // from the destination's defaults
-		{"orders-product", Product, 0},
-		{"orders-both", Both, 15 * time.Minute},
+		{"orders-service", Service, 0, 30 * 24 * time.Hour}, // type from the destination's defaults
+		{"orders-product", Product, 0, 0},
+		{"orders-both", Both, 15 * time.Minute, 0},
 	}
 	for _, tt := range tests {
 		a, ok := f.Activation(tt.id)
 		if !ok {
 			t.Fatalf("activation %s missing", tt.id)
 		}
-		if a.InvitationType != tt.typ || a.Schedule != tt.schedule {
-			t.Errorf("%s: type %q schedule %s, want %q %s", tt.id, a.InvitationType, a.Schedule, tt.typ, tt.schedule)
+		if a.InvitationType != tt.typ || a.Schedule != tt.schedule || a.MaxAge != tt.maxAge {
+			t.Errorf("%s: type %q schedule %s max_age %s, want %q %s %s", tt.id, a.InvitationType, a.Schedule, a.MaxAge, tt.typ, tt.schedule, tt.maxAge)
 		}
 	}
 	if _, ok := f.Activation("nope"); ok {
@@ -279,6 +333,97 @@ func TestParseRateLimits(t *testing.T) {
 			}
 			if got := f.Destinations[0].RateLimit; !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("rate limit = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseKeyRateLimits(t *testing.T) {
+	tests := []struct {
+		name      string
+		rateLimit string // the destination's own, "" for absent
+		keyLimit  string // credentials.rate_limit, "" for absent
+		wantOwn   RateLimit
+		wantKey   RateLimit
+	}{
+		{
+			name:    "both absent: Trustpilot's guidance for both",
+			wantOwn: RateLimit{Per5Min: DefaultPer5Min, PerHour: DefaultPerHour},
+			wantKey: RateLimit{Per5Min: DefaultPer5Min, PerHour: DefaultPerHour},
+		},
+		{
+			name:      "key budget absent: the destination's, further windows included",
+			rateLimit: "{ per_5min: 60, windows: [{ calls: 5, per: 2s }] }",
+			wantOwn:   RateLimit{Per5Min: 60, PerHour: DefaultPerHour, Windows: []RateWindow{{Calls: 5, Per: 2 * time.Second, RawPer: "2s"}}},
+			wantKey:   RateLimit{Per5Min: 60, PerHour: DefaultPerHour, Windows: []RateWindow{{Calls: 5, Per: 2 * time.Second, RawPer: "2s"}}},
+		},
+		{
+			name:      "key budget declared: its absent windows take the guidance, not the destination's",
+			rateLimit: "{ per_5min: 60, per_hour: 600 }",
+			keyLimit:  "{ per_hour: 5000, windows: [{ calls: 100, per: 1m }] }",
+			wantOwn:   RateLimit{Per5Min: 60, PerHour: 600},
+			wantKey:   RateLimit{Per5Min: DefaultPer5Min, PerHour: 5000, Windows: []RateWindow{{Calls: 100, Per: time.Minute, RawPer: "1m"}}},
+		},
+		{
+			name:      "huge counts load as written: no limit",
+			rateLimit: "{ per_5min: 1000000000, per_hour: 12000000000 }",
+			keyLimit:  "{ per_5min: 1000000, per_hour: 1000000000000, windows: [{ calls: 1000000000000000, per: 24h }] }",
+			wantOwn:   RateLimit{Per5Min: 1_000_000_000, PerHour: 12_000_000_000},
+			wantKey:   RateLimit{Per5Min: 1_000_000, PerHour: 1_000_000_000_000, Windows: []RateWindow{{Calls: 1_000_000_000_000_000, Per: 24 * time.Hour, RawPer: "24h"}}},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := valid
+			if tt.rateLimit != "" {
+				yaml = strings.Replace(yaml, "    credentials:", "    rate_limit: "+tt.rateLimit+"\n    credentials:", 1)
+			}
+			if tt.keyLimit != "" {
+				yaml = strings.Replace(yaml, "api_secret_env: TP_SECRET }", "api_secret_env: TP_SECRET, rate_limit: "+tt.keyLimit+" }", 1)
+			}
+			f, err := Parse([]byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := f.Destinations[0]
+			if !reflect.DeepEqual(d.RateLimit, tt.wantOwn) {
+				t.Errorf("rate_limit = %+v, want %+v", d.RateLimit, tt.wantOwn)
+			}
+			if d.Credentials.RateLimit == nil || !reflect.DeepEqual(*d.Credentials.RateLimit, tt.wantKey) {
+				t.Errorf("credentials.rate_limit = %+v, want %+v", d.Credentials.RateLimit, tt.wantKey)
+			}
+		})
+	}
+}
+
+func TestParseMaxAge(t *testing.T) {
+	tests := []struct {
+		name   string
+		maxAge string // "" for absent
+		want   time.Duration
+	}{
+		{name: "absent: rows never age", want: 0},
+		{name: "days", maxAge: "30d", want: 30 * 24 * time.Hour},
+		{name: "hours", maxAge: "12h", want: 12 * time.Hour},
+		{name: "minutes", maxAge: "90m", want: 90 * time.Minute},
+		{name: "the shortest", maxAge: "1m", want: time.Minute},
+		{name: "seconds adding to a minute or more", maxAge: "90s", want: 90 * time.Second},
+		{name: "days and hours", maxAge: "1d12h", want: 36 * time.Hour},
+		{name: "a fraction of a day", maxAge: "1.5d", want: 36 * time.Hour},
+		{name: "the longest", maxAge: "106751d", want: 106751 * 24 * time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			yaml := valid
+			if tt.maxAge != "" {
+				yaml += "    max_age: " + tt.maxAge + "\n"
+			}
+			f, err := Parse([]byte(yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a := f.Activations[0]; a.MaxAge != tt.want || a.RawMaxAge != tt.maxAge {
+				t.Errorf("max_age = %s (raw %q), want %s (raw %q)", a.MaxAge, a.RawMaxAge, tt.want, tt.maxAge)
 			}
 		})
 	}

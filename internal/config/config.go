@@ -128,6 +128,15 @@ type Processing struct {
 	// SessionTimeout is how long the group waits for a silent member before moving its
 	// partitions. Default 20s; must exceed DrainTimeout.
 	SessionTimeout time.Duration `envconfig:"INVITEPIPE_KAFKA_SESSION_TIMEOUT" default:"20s" desc:"how long the group waits for a silent member"`
+	// DeferMaxAge is how old a message waiting for its destination may grow before it is
+	// dead-lettered as deferred_expired, so that Kafka's retention never deletes it
+	// unseen. Default 0: half the rows topic's retention.ms, read at start (none when the
+	// topic keeps messages forever). Keep it well below the retention.
+	DeferMaxAge time.Duration `envconfig:"INVITEPIPE_DEFER_MAX_AGE" default:"0s" desc:"age at which a message waiting for its destination is dead-lettered as deferred_expired (0: half the topic's retention)"`
+	// DeferBuffer bounds the waiting messages whose bodies one process keeps in memory;
+	// past it a waiting message keeps only its offset and is read again from Kafka when
+	// its destination is ready. Default 10000.
+	DeferBuffer int `envconfig:"INVITEPIPE_DEFER_BUFFER" default:"10000" desc:"waiting messages whose bodies are kept in memory; the rest are read again from Kafka"`
 	// WatchdogTimeout: the process exits non-zero when nothing was fetched for this long
 	// while the group has lag. Default 10m; 0 turns the watchdog off.
 	WatchdogTimeout time.Duration `envconfig:"INVITEPIPE_WATCHDOG_TIMEOUT" default:"10m" desc:"exit when nothing is fetched this long while lag exists (0: off)"`
@@ -155,6 +164,12 @@ func (p *Processing) Validate() error {
 		if d.v <= 0 {
 			ps.add(d.name, fmt.Sprintf("%s is not positive", d.v), `use a duration such as "10s"`)
 		}
+	}
+	if p.DeferMaxAge < 0 {
+		ps.add("INVITEPIPE_DEFER_MAX_AGE", "is negative", `use a duration well below the topic's retention, e.g. "72h", or 0 for half the retention`)
+	}
+	if p.DeferBuffer < 0 {
+		ps.add("INVITEPIPE_DEFER_BUFFER", fmt.Sprintf("%d is negative", p.DeferBuffer), "use 0 (read every waiting message again) or more")
 	}
 	if p.WatchdogTimeout < 0 {
 		ps.add("INVITEPIPE_WATCHDOG_TIMEOUT", "is negative", `use a duration such as "10m", or 0 to turn the watchdog off`)

@@ -17,24 +17,23 @@ import (
 
 // Handler gives one message its outcome.
 type Handler interface {
+	// Lane names the lane (destination) msg waits on when its destination cannot take it,
+	// or "" for a message that needs no call. It must be cheap (the key, not the value):
+	// a message whose lane is held back is deferred without Handle.
+	Lane(msg kafka.Message) string
 	// Handle returns nil once msg has its final outcome (sent, duplicate, or written to
-	// the dead-letter topic): its offset may then be committed. It returns an error only
-	// when it gave up without an outcome; the message then stays uncommitted and is
-	// delivered again, to this member or another.
+	// the dead-letter topic): its offset may then be committed. A *lane.Wait means msg
+	// cannot be handled before the wait's Until: it is deferred, holding no slot, and
+	// handed over again then (a lane's wait holds back the lane's other messages too).
+	// Any other error means Handle gave up without an outcome; msg is tried again later.
 	//
 	// draining ends when the consumer starts draining (it is a child of ctx): Handle
-	// must not begin a new wait (rate limit, backoff, paused destination) after that,
-	// but may finish a call to Trustpilot already under way until ctx ends at the drain
-	// deadline.
+	// must not begin a new wait after that, but may finish a call to Trustpilot already
+	// under way until ctx ends at the drain deadline.
 	Handle(ctx, draining context.Context, msg kafka.Message) error
-}
-
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx, draining context.Context, msg kafka.Message) error
-
-// Handle calls f.
-func (f HandlerFunc) Handle(ctx, draining context.Context, msg kafka.Message) error {
-	return f(ctx, draining, msg)
+	// Expire gives msg its outcome without sending it: it waited longer than
+	// Config.DeferMaxAge (waited is its age), and Kafka's retention would delete it.
+	Expire(ctx context.Context, msg kafka.Message, waited time.Duration) error
 }
 
 // Config tunes the consumer. Zero fields take their defaults.
@@ -47,9 +46,16 @@ type Config struct {
 	PartitionInflight int
 	// MaxInflight bounds the messages handled at once by the process. Default 256.
 	MaxInflight int
-	// MaxPending bounds the messages of one partition fetched but not yet behind its
-	// watermark (done or not): a message stuck in flight stops fetching there. Default 10000.
-	MaxPending int
+	// MaxDeferredBodies bounds the deferred messages whose bodies the process keeps in
+	// memory; past it a deferred message keeps only its offset (a few bytes) and is read
+	// again from Kafka when its turn comes. Default 10000.
+	MaxDeferredBodies int
+	// RescanBatch bounds the messages one pass of reading again collects. Default 1024.
+	RescanBatch int
+	// DeferMaxAge is how old (by its Kafka timestamp) a deferred message may grow before
+	// it is expired (Handler.Expire) instead of waiting on, so that Kafka's retention
+	// never deletes it unseen. Zero: never.
+	DeferMaxAge time.Duration
 	// CommitInterval is how often the committer commits watermarks that moved. Default 1s.
 	CommitInterval time.Duration
 	// DrainTimeout bounds how long in-flight messages may run once a generation ends. It
@@ -70,7 +76,8 @@ type Config struct {
 func (c Config) withDefaults() Config {
 	setDefault(&c.PartitionInflight, 32)
 	setDefault(&c.MaxInflight, 256)
-	setDefault(&c.MaxPending, 10000)
+	setDefault(&c.MaxDeferredBodies, 10000)
+	setDefault(&c.RescanBatch, 1024)
 	setDefault(&c.CommitInterval, time.Second)
 	setDefault(&c.DrainTimeout, 10*time.Second)
 	setDefault(&c.SessionTimeout, 20*time.Second)
@@ -93,8 +100,9 @@ func (c Config) Validate() error {
 	if c.Topic == "" || c.Group == "" {
 		errs = append(errs, errors.New("consumer: topic and group are required"))
 	}
-	if c.PartitionInflight < 1 || c.MaxInflight < 1 || c.MaxPending < c.PartitionInflight {
-		errs = append(errs, fmt.Errorf("consumer: need 1 <= partition in-flight (%d) <= max pending (%d) and max in-flight >= 1 (%d)", c.PartitionInflight, c.MaxPending, c.MaxInflight))
+	if c.PartitionInflight < 1 || c.MaxInflight < 1 || c.MaxDeferredBodies < 0 || c.RescanBatch < 1 || c.DeferMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("consumer: need partition in-flight (%d), max in-flight (%d) and rescan batch (%d) >= 1, deferred bodies (%d) and defer max age (%s) >= 0",
+			c.PartitionInflight, c.MaxInflight, c.RescanBatch, c.MaxDeferredBodies, c.DeferMaxAge))
 	}
 	if c.DrainTimeout >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("consumer: drain timeout %s must be shorter than the session timeout %s, or the final commit comes after the group dropped this member", c.DrainTimeout, c.SessionTimeout))
@@ -114,6 +122,8 @@ type Consumer struct {
 	metrics *metrics.Metrics
 
 	slots  chan struct{} // process-wide in-flight bound
+	lanes  *registry
+	bodies atomic.Int64 // bodies of deferred messages kept in memory
 	joined atomic.Bool
 	// lastProgress is when a message was last fetched or given its outcome (unix
 	// nanoseconds), for the progress watchdog.
@@ -126,13 +136,18 @@ func New(conn *kafkaconn.Conn, cfg Config, h Handler, log zerolog.Logger, m *met
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &Consumer{conn: conn, cfg: cfg, handler: h, log: log, metrics: m, slots: make(chan struct{}, cfg.MaxInflight)}
+	c := &Consumer{conn: conn, cfg: cfg, handler: h, log: log, metrics: m, slots: make(chan struct{}, cfg.MaxInflight), lanes: newRegistry(m)}
 	c.lastProgress.Store(time.Now().UnixNano())
 	return c, nil
 }
 
 // Joined reports whether the consumer currently holds a generation of the group.
 func (c *Consumer) Joined() bool { return c.joined.Load() }
+
+// Deferred is the number of messages this process holds deferred for their destination.
+func (c *Consumer) Deferred() int { return c.lanes.deferred() }
+
+func (c *Consumer) progress() { c.lastProgress.Store(time.Now().UnixNano()) }
 
 // LastProgress is when the consumer last fetched a message or gave one its outcome.
 func (c *Consumer) LastProgress() time.Time { return time.Unix(0, c.lastProgress.Load()) }
@@ -193,157 +208,48 @@ func (c *Consumer) startGeneration(gen *kafka.Generation) {
 	ids := make([]int, len(assigned))
 	for i, pa := range assigned {
 		ids[i] = pa.ID
+		p := &partition{c: c, id: pa.ID, log: c.log.With().Int("partition", pa.ID).Logger(), com: com}
 		gen.Start(func(gctx context.Context) {
 			defer partitions.Done()
-			c.consumePartition(gctx, pa, com)
+			p.run(gctx, pa.Offset)
 		})
 	}
 	gen.Start(func(gctx context.Context) { com.run(gctx, &partitions, c.cfg.CommitInterval) })
 	c.log.Info().Int32("generation", gen.ID).Ints("partitions", ids).Msg("joined the consumer group")
 }
 
-// result is a handled message: its offset and whether it has an outcome.
-type result struct {
-	offset int64
-	done   bool
-}
-
-// consumePartition fetches one partition and dispatches its messages until the
-// generation ends, then drains and records the final watermark.
-func (c *Consumer) consumePartition(gctx context.Context, pa kafka.PartitionAssignment, com *committer) {
-	log := c.log.With().Int("partition", pa.ID).Logger()
-	reader := kafka.NewReader(kafka.ReaderConfig{
+// newReader reads partition from offset.
+func (c *Consumer) newReader(partition int, offset int64) *kafka.Reader {
+	r := kafka.NewReader(kafka.ReaderConfig{
 		Brokers:   c.conn.Brokers,
 		Dialer:    c.conn.Dialer,
 		Topic:     c.cfg.Topic,
-		Partition: pa.ID,
+		Partition: partition,
 		MinBytes:  1,
 		MaxBytes:  10 << 20,
 		MaxWait:   c.cfg.FetchMaxWait,
 	})
-	defer reader.Close()
-	if err := reader.SetOffset(pa.Offset); err != nil {
-		log.Error().Err(err).Int64("offset", pa.Offset).Msg("cannot start reading the partition")
-		return
+	if err := r.SetOffset(offset); err != nil {
+		// Only a reader already reading refuses; this one has not started.
+		c.log.Error().Err(err).Int("partition", partition).Int64("offset", offset).Msg("cannot start reading the partition")
 	}
-
-	// hard ends the handlers' calls: DrainTimeout after the generation ends.
-	hard, cancelHard := context.WithCancel(context.Background())
-	defer cancelHard()
-	draining, startDraining := context.WithCancel(hard)
-	defer startDraining()
-
-	wm := newWatermark(pa.Offset)
-	pendingTokens := make(chan struct{}, c.cfg.MaxPending)
-	partSlots := make(chan struct{}, c.cfg.PartitionInflight)
-	results := make(chan result, c.cfg.PartitionInflight) // each in-flight message sends once: never blocks
-	fetched := make(chan kafka.Message)
-	go c.fetch(gctx, reader, partSlots, pendingTokens, fetched)
-
-	inflight := 0
-	release := func() {
-		<-partSlots
-		<-c.slots
-		c.metrics.Inflight.Dec()
-	}
-	finish := func(r result) {
-		inflight--
-		release()
-		if !r.done {
-			return
-		}
-		c.lastProgress.Store(time.Now().UnixNano())
-		before := wm.pending()
-		com.set(pa.ID, wm.done(r.offset))
-		for range before - wm.pending() {
-			<-pendingTokens
-		}
-	}
-	for {
-		select {
-		case msg := <-fetched:
-			c.lastProgress.Store(time.Now().UnixNano())
-			if !wm.fetched(msg.Offset) {
-				// A redelivery of an offset already fetched in this generation.
-				release()
-				<-pendingTokens
-				continue
-			}
-			inflight++
-			go func() {
-				err := c.handler.Handle(hard, draining, msg)
-				if err != nil && hard.Err() == nil {
-					log.Warn().Err(err).Int64("offset", msg.Offset).Msg("message left without an outcome; it will be delivered again")
-				}
-				results <- result{offset: msg.Offset, done: err == nil}
-			}()
-		case r := <-results:
-			finish(r)
-		case <-gctx.Done():
-			startDraining()
-			deadline := time.AfterFunc(c.cfg.DrainTimeout, cancelHard)
-			defer deadline.Stop()
-			for inflight > 0 {
-				select {
-				case r := <-results:
-					finish(r)
-				case <-hard.Done():
-					log.Warn().Int("inflight", inflight).Msg("drain deadline passed; uncommitted messages will be delivered again")
-					// The abandoned handlers return soon (their ctx has ended); their
-					// process slots must outlive this generation.
-					go func(n int) {
-						for range n {
-							<-results
-							release()
-						}
-					}(inflight)
-					return
-				}
-			}
-			return
-		}
-	}
+	return r
 }
 
-// fetch reads messages in offset order and passes them on. Each message holds a pending
-// token and a partition slot, taken before it is fetched, and a process slot, taken
-// after: a fetcher waiting for messages holds none of the process's slots, so idle
-// partitions never starve busy ones. It stops when the generation ends.
-func (c *Consumer) fetch(gctx context.Context, r *kafka.Reader, partSlots, pendingTokens chan struct{}, out chan<- kafka.Message) {
+// fetch reads messages in offset order and passes them on until the generation ends.
+// The partition takes them only while it has a free slot, so fetching never runs ahead
+// of handling by more than one message.
+func (c *Consumer) fetch(gctx context.Context, r *kafka.Reader, out chan<- kafka.Message) {
 	for {
-		for _, sem := range []chan struct{}{pendingTokens, partSlots} {
-			select {
-			case sem <- struct{}{}:
-			case <-gctx.Done():
-				return // the tokens taken die with the partition's channels
-			}
-		}
 		msg, err := c.fetchOne(gctx, r)
 		if err != nil {
 			return
 		}
-		c.metrics.Inflight.Inc()
-		if !c.handOver(gctx, msg, out) {
-			c.metrics.Inflight.Dec()
+		select {
+		case out <- msg:
+		case <-gctx.Done():
 			return
 		}
-	}
-}
-
-// handOver takes a process slot for msg and passes msg on. It reports false, holding no
-// process slot, when the generation ends first: the process outlives the generation.
-func (c *Consumer) handOver(gctx context.Context, msg kafka.Message, out chan<- kafka.Message) bool {
-	select {
-	case c.slots <- struct{}{}:
-	case <-gctx.Done():
-		return false
-	}
-	select {
-	case out <- msg:
-		return true
-	case <-gctx.Done():
-		<-c.slots
-		return false
 	}
 }
 

@@ -121,6 +121,18 @@ func (f *fixture) startConsumer(h consumer.Handler) (stop func(), c *consumer.Co
 	return stop, c
 }
 
+// handlerFunc is a Handler from a function: every message in no lane; expiring is a
+// test failure unless the test sets its own Handler.
+type handlerFunc func(ctx, draining context.Context, m kafka.Message) error
+
+func (f handlerFunc) Lane(kafka.Message) string { return "" }
+func (f handlerFunc) Handle(ctx, draining context.Context, m kafka.Message) error {
+	return f(ctx, draining, m)
+}
+func (f handlerFunc) Expire(context.Context, kafka.Message, time.Duration) error {
+	return errors.New("handlerFunc: no message should expire")
+}
+
 // handled counts, per key, how many times a message reached an outcome.
 type handled struct {
 	mu   sync.Mutex
@@ -149,7 +161,7 @@ func (h *handled) missing(n int) []string {
 
 // workload handles messages concurrently with random durations, as calls to Trustpilot
 // would take.
-func (f *fixture) workload(maxDelay time.Duration) consumer.HandlerFunc {
+func (f *fixture) workload(maxDelay time.Duration) handlerFunc {
 	return func(ctx, draining context.Context, m kafka.Message) error {
 		select {
 		case <-time.After(rand.N(maxDelay)):
@@ -187,7 +199,7 @@ func TestConsumerNeverCommitsPastAMessageWithoutOutcome(t *testing.T) {
 	var heldOffset, heldPartition = int64(-1), -1
 	var mu sync.Mutex
 	held := make(chan struct{})
-	stop := f.start(consumer.HandlerFunc(func(ctx, draining context.Context, m kafka.Message) error {
+	stop := f.start(handlerFunc(func(ctx, draining context.Context, m kafka.Message) error {
 		if string(m.Key) == "row-7" {
 			mu.Lock()
 			heldOffset, heldPartition = m.Offset, m.Partition
@@ -270,7 +282,7 @@ func TestConsumerProcessSlots(t *testing.T) {
 			held := make(chan struct{})
 			var once sync.Once
 			work := f.workload(time.Millisecond)
-			h := consumer.HandlerFunc(func(ctx, draining context.Context, m kafka.Message) error {
+			h := handlerFunc(func(ctx, draining context.Context, m kafka.Message) error {
 				if string(m.Key) == tc.holdFirst {
 					first := false
 					once.Do(func() { first = true; close(held) })

@@ -1,20 +1,47 @@
 // Package consumer reads the rows topic as a member of a consumer group, hands every
-// message to a Handler, and commits offsets only behind messages that have an outcome.
+// message to a Handler, keeps aside the messages whose destination cannot take them now,
+// and commits offsets only behind messages that have an outcome.
+//
+// Lanes. Every partition interleaves many destinations. Each destination is a lane
+// (Handler.Lane names it from the message key). A lane that cannot take calls (its
+// destination paused, cooling down after 429s, or out of budget) holds back only its own
+// messages: the Handler answers a *lane.Wait instead of an outcome, and the message is
+// deferred. A deferred message holds no slot, no goroutine and, past a bound, no body;
+// other lanes' messages, and messages that need no call, flow at full speed meanwhile.
 //
 // Invariants (DESIGN.md, "Consumer semantics" 1, 8, 9 and 11):
 //   - An offset is committed only when every message below it in its partition has an
 //     outcome: the committed offset is the partition's contiguous watermark and never
-//     passes a message in flight. Handler.Handle returning nil is the outcome.
+//     passes a message in flight or deferred. A deferred message has no outcome.
 //   - Messages of one partition are handled concurrently, at most Config.PartitionInflight
-//     at a time, and at most Config.MaxInflight across the process; a slow message holds
-//     one slot, not the partition, and a partition waiting for messages holds no process
-//     slot. Process slots outlive generations: every one taken is given back, even by a
-//     handler that finishes after its generation's drain deadline.
+//     at a time, and at most Config.MaxInflight across the process. Only messages being
+//     handled count; a fetcher waiting for messages holds no process slot, and every slot
+//     taken is given back, even by a handler that finishes after its drain deadline.
+//   - A lane, per partition, is open, closed until a time, or probing:
+//     a message arriving for a closed or probing lane is deferred without the Handler; at
+//     the closure's end one deferred message probes the lane; the probe's outcome (or word
+//     that another partition's probe worked) opens it, and its deferred messages are
+//     handed over again, oldest first, as slots free. A Wait of the message's own
+//     (lane.Retry) defers only that message until its time.
+//   - Memory is bounded: the watermark costs one bit per offset between it and the last
+//     fetched; a deferred message costs a heap entry (offset, due time, timestamp: about
+//     32 bytes) and, while the process keeps fewer than Config.MaxDeferredBodies, its body.
+//     A message without its body is read again from Kafka when its turn comes, in forward
+//     passes of at most Config.RescanBatch messages per partition (so about two reads per
+//     message). A message Kafka deleted meanwhile is counted lost and logged as an error.
+//   - Nothing ages out silently: a message deferred longer than Config.DeferMaxAge (by its
+//     Kafka timestamp) is handed to Handler.Expire (dead-lettered as deferred_expired),
+//     before Kafka's retention can delete it.
 //   - Each group generation gets a goroutine per assigned partition and one committer.
 //     When a generation ends (rebalance, shutdown), fetching stops, in-flight messages
-//     drain for up to Config.DrainTimeout, the final watermark is committed synchronously,
-//     and only then may the partition move to another member.
+//     drain for up to Config.DrainTimeout, the final watermark is committed
+//     synchronously, and only then may the partition move to another member. Deferred
+//     messages are simply left behind the watermark: the next owner reads them again.
 //   - A new group starts at the earliest offset; an existing group resumes at its
 //     committed offsets. A message redelivered after a rebalance is handled again: the
 //     Handler (its ledger) makes that harmless.
+//   - Metrics: invitepipe_deferred_messages and invitepipe_deferred_oldest_seconds per
+//     destination, invitepipe_destination_waiting{destination,reason}, and
+//     invitepipe_actionable_lag (messages this process can act on now: not fetched yet,
+//     or fetched and neither done nor deferred), on which KEDA scales.
 package consumer

@@ -1,29 +1,27 @@
 package consumer
 
-import "sort"
+import "math/bits"
 
-// watermark follows the messages of one partition from fetch to outcome and says which
+// watermark follows the offsets of one partition from fetch to outcome and says which
 // offset may be committed: the first offset fetched and not yet done, or the one after
 // the last fetched when everything is done. It never moves backwards and never passes a
-// message still in flight. It is not safe for concurrent use.
+// message without an outcome, deferred ones included. It costs one bit per offset between
+// the watermark and the last fetched, so a million deferred messages cost little. It is
+// not safe for concurrent use.
 type watermark struct {
-	// entries are the fetched offsets not yet behind the watermark, ascending; done
-	// marks those with an outcome. entries[head:] is live.
-	entries []entry
-	head    int
-	// next is the offset after the last one fetched; the watermark when nothing is
-	// pending.
+	// origin is the offset of bit 0 of have; base is the watermark (base >= origin, and
+	// every offset in [origin, base) is done).
+	origin, base int64
+	// next is the offset after the last one fetched.
 	next int64
-}
-
-type entry struct {
-	offset int64
-	done   bool
+	// have has bit i set when offset origin+i has its outcome or does not exist (a gap
+	// left by compaction or a transaction marker).
+	have []uint64
 }
 
 // newWatermark starts at offset, the first offset this partition will deliver.
 func newWatermark(offset int64) *watermark {
-	return &watermark{next: offset}
+	return &watermark{origin: offset, base: offset, next: offset}
 }
 
 // fetched records a message. It reports false for an offset below the last one fetched
@@ -32,40 +30,76 @@ func (w *watermark) fetched(offset int64) bool {
 	if offset < w.next {
 		return false
 	}
-	w.entries = append(w.entries, entry{offset: offset})
+	for o := w.next; o < offset; o++ { // offsets that do not exist are done
+		w.set(o)
+	}
 	w.next = offset + 1
+	w.grow(w.next)
+	w.advance()
 	return true
 }
 
-// done records the outcome of a fetched message and returns the watermark.
+// done records the outcome of a fetched message and returns the watermark. Offsets not
+// fetched, or already behind the watermark, are ignored.
 func (w *watermark) done(offset int64) int64 {
-	live := w.entries[w.head:]
-	i := sort.Search(len(live), func(i int) bool { return live[i].offset >= offset })
-	if i < len(live) && live[i].offset == offset {
-		live[i].done = true
+	if offset >= w.base && offset < w.next {
+		w.set(offset)
+		w.advance()
 	}
-	for w.head < len(w.entries) && w.entries[w.head].done {
-		w.head++
+	return w.base
+}
+
+// isDone reports whether offset has its outcome (offsets behind the watermark have).
+func (w *watermark) isDone(offset int64) bool {
+	if offset < w.base {
+		return true
 	}
-	// Reuse the array once the dead prefix is as large as the live part.
-	if w.head > 0 && w.head >= len(w.entries)-w.head {
-		n := copy(w.entries, w.entries[w.head:])
-		w.entries = w.entries[:n]
-		w.head = 0
+	if offset >= w.next {
+		return false
 	}
-	return w.committable()
+	i := offset - w.origin
+	return w.have[i/64]&(1<<(i%64)) != 0
 }
 
 // committable is the offset to commit: every message below it has an outcome.
-func (w *watermark) committable() int64 {
-	if w.head < len(w.entries) {
-		return w.entries[w.head].offset
-	}
-	return w.next
+func (w *watermark) committable() int64 { return w.base }
+
+// pending is the number of offsets fetched and not yet behind the watermark (done or
+// not).
+func (w *watermark) pending() int { return int(w.next - w.base) }
+
+func (w *watermark) set(offset int64) {
+	w.grow(offset + 1)
+	i := offset - w.origin
+	w.have[i/64] |= 1 << (i % 64)
 }
 
-// pending is the number of messages fetched and not yet behind the watermark (done or
-// not): what a stuck message makes grow.
-func (w *watermark) pending() int {
-	return len(w.entries) - w.head
+// grow makes room for the bits of offsets below end.
+func (w *watermark) grow(end int64) {
+	for need := int((end - w.origin + 63) / 64); len(w.have) < need; {
+		w.have = append(w.have, 0)
+	}
+}
+
+// advance moves base past done offsets and drops whole words behind it.
+func (w *watermark) advance() {
+	for w.base < w.next {
+		i := w.base - w.origin
+		word := w.have[i/64] >> (i % 64)
+		if word&1 == 0 {
+			break
+		}
+		// Skip the run of ones at once.
+		run := int64(bits.TrailingZeros64(^word))
+		if run == 0 || i%64+run > 64 {
+			run = 64 - i%64
+		}
+		w.base = min(w.base+run, w.next)
+	}
+	if drop := int((w.base - w.origin) / 64); drop > 0 && drop >= len(w.have)/2 {
+		n := copy(w.have, w.have[drop:])
+		clear(w.have[n:])
+		w.have = w.have[:n]
+		w.origin += int64(drop) * 64
+	}
 }

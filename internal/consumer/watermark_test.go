@@ -5,12 +5,14 @@ import (
 	"testing"
 )
 
+// step is one move of a watermark test.
+type step struct {
+	fetch int64 // fetch this offset (when >= 0)
+	done  int64 // or mark this one done (when >= 0)
+	want  int64 // committable after the step
+}
+
 func TestWatermark(t *testing.T) {
-	type step struct {
-		fetch int64 // fetch this offset (when >= 0)
-		done  int64 // or mark this one done (when >= 0)
-		want  int64 // committable after the step
-	}
 	f := func(o, want int64) step { return step{fetch: o, done: -1, want: want} }
 	d := func(o, want int64) step { return step{fetch: -1, done: o, want: want} }
 	tests := []struct {
@@ -24,6 +26,7 @@ func TestWatermark(t *testing.T) {
 		{"nothing fetched", 42, []step{}},
 		{"done twice is harmless", 0, []step{f(0, 0), f(1, 0), d(1, 0), d(1, 0), d(0, 2)}},
 		{"unknown offset is ignored", 0, []step{f(0, 0), d(5, 0), d(0, 1)}},
+		{"long runs across words", 0, run(200)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,4 +106,16 @@ func TestWatermarkNeverPassesInflight(t *testing.T) {
 			t.Fatalf("round %d: %d pending at the end", round, w.pending())
 		}
 	}
+}
+
+// run fetches offsets 0..n-1, marks all but offset 0 done in reverse order, then offset 0.
+func run(n int64) []step {
+	var s []step
+	for o := range n {
+		s = append(s, step{fetch: o, done: -1, want: 0})
+	}
+	for o := n - 1; o > 0; o-- {
+		s = append(s, step{fetch: -1, done: o, want: 0})
+	}
+	return append(s, step{fetch: -1, done: 0, want: n})
 }

@@ -1,12 +1,12 @@
 package deliver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -63,13 +63,16 @@ type Handler struct {
 	dead        DeadLetters
 	metrics     *metrics.Metrics
 	log         zerolog.Logger
+	tries       *tries
 }
 
-// route is how an activation's rows travel: its mapper and its destination.
+// route is how an activation's rows travel: its mapper, its destination and its
+// max_age.
 type route struct {
 	mapper *mapping.Mapper
 	dest   *destination.Destination
 	gate   *gate
+	maxAge time.Duration
 }
 
 // New returns a Handler for the activations of f, sending through dests.
@@ -80,9 +83,9 @@ func New(cfg Config, f *activation.File, dests map[string]*destination.Destinati
 	if cfg.Lease <= 0 || cfg.MaxAttempts < 1 || cfg.MaxElapsed <= 0 || cfg.Backoff <= 0 || cfg.BackoffMax < cfg.Backoff || cfg.ProbeInterval <= 0 {
 		return nil, fmt.Errorf("deliver: lease, attempts, elapsed, backoff and probe interval must be positive (and the backoff cap at least the backoff): %+v", cfg)
 	}
-	h := &Handler{cfg: cfg, activations: map[string]*route{}, gates: map[string]*gate{}, ledger: l, limiter: rl, dead: dead, metrics: m, log: log}
+	h := &Handler{cfg: cfg, activations: map[string]*route{}, gates: map[string]*gate{}, ledger: l, limiter: rl, dead: dead, metrics: m, log: log, tries: newTries()}
 	for name := range dests {
-		h.gates[name] = newGate(cfg.ProbeInterval, m.DestinationPaused.WithLabelValues(name))
+		h.gates[name] = newGate(name, cfg.ProbeInterval, m.DestinationPaused.WithLabelValues(name))
 	}
 	for i := range f.Activations {
 		a := &f.Activations[i]
@@ -91,7 +94,7 @@ func New(cfg Config, f *activation.File, dests map[string]*destination.Destinati
 		if !ok || fd == nil {
 			return nil, fmt.Errorf("deliver: activation %s: destination %q has no client", a.ID, a.Destination)
 		}
-		h.activations[a.ID] = &route{mapper: mapping.New(a, fd), dest: d, gate: h.gates[a.Destination]}
+		h.activations[a.ID] = &route{mapper: mapping.New(a, fd), dest: d, gate: h.gates[a.Destination], maxAge: a.MaxAge}
 	}
 	return h, nil
 }
@@ -108,15 +111,38 @@ func (h *Handler) Paused() []string {
 	return out
 }
 
+// Lane names the destination of msg's activation, read from the key
+// (<activation>/<row id>) without decoding the value; "" when the key names no known
+// activation (the message needs no call, or Handle finds its lane in the value).
+func (h *Handler) Lane(msg kafka.Message) string {
+	id, _, ok := bytes.Cut(msg.Key, []byte{'/'})
+	if !ok {
+		return ""
+	}
+	if r := h.activations[string(id)]; r != nil {
+		return r.dest.Name
+	}
+	return ""
+}
+
 // errAbandoned is returned when the consumer drains before the message has an outcome.
 var errAbandoned = errors.New("abandoned: the consumer is draining")
 
-// Handle gives msg its outcome. It returns nil once the message is sent, a duplicate, or
-// dead-lettered; an error when it had to stop first (draining or ctx ended). Every wait
-// (rate limit, backoff, pause) ends with draining; a call under way ends with ctx.
+// Handle gives msg its outcome: nil once it is sent, a duplicate, or dead-lettered; a
+// *lane.Wait when its destination (or its own retry) cannot go on before a time; another
+// error when it had to stop first (draining, or the ledger needs an operator). It never
+// sleeps on a destination: every such wait is returned to the consumer.
 func (h *Handler) Handle(ctx, draining context.Context, msg kafka.Message) error {
 	j := &job{h: h, ctx: ctx, waits: draining, msg: msg}
 	return j.run()
+}
+
+// Expire dead-letters msg as deferred_expired: it waited for its destination longer
+// than INVITEPIPE_DEFER_MAX_AGE, and Kafka's retention would soon delete it.
+func (h *Handler) Expire(ctx context.Context, msg kafka.Message, waited time.Duration) error {
+	j := &job{h: h, ctx: ctx, waits: ctx, msg: msg}
+	j.try = h.tries.get(msg)
+	return j.deadLetter(dlq.DeferredExpired, fmt.Sprintf("waited %s for its destination, longer than INVITEPIPE_DEFER_MAX_AGE, before Kafka's retention could delete it; redrive it once the destination works", waited.Round(time.Second)))
 }
 
 // job is one message on its way.
@@ -129,15 +155,12 @@ type job struct {
 	route    *route
 	inv      trustpilot.Invitation
 	owner    string
-	attempts int // calls made, as the dead-letter header reports them
-	failures int // calls that failed in a way the retry budget counts (not a paused destination)
-	// failingSince is when the first counted failure happened: the elapsed budget runs
-	// from there, not from the time spent held by a paused destination.
-	failingSince time.Time
-	lastErr      error
+	busyWait time.Duration // lease left of the worker holding the reference (Busy)
+	try      *try          // the message's failures so far, kept across its deferrals
 }
 
 func (j *job) run() error {
+	j.try = j.h.tries.get(j.msg)
 	m, err := row.Decode(j.msg.Value)
 	if err != nil {
 		return j.deadLetter(dlq.Malformed, err.Error())
@@ -146,6 +169,13 @@ func (j *job) run() error {
 	if !ok {
 		return j.deadLetter(dlq.UnknownActivation, fmt.Sprintf("activation %q is not in this consumer's activation file; add it, then redrive", m.Activation))
 	}
+	emitted := m.EmittedAt
+	if emitted.IsZero() {
+		emitted = j.msg.Time // a row without emitted_at is as old as its Kafka record
+	}
+	if age := time.Since(emitted); r.maxAge > 0 && age > r.maxAge {
+		return j.deadLetter(dlq.Stale, fmt.Sprintf("emitted %s ago, older than its activation's max_age %s: not sent late; redrive it if it should still go", age.Round(time.Second), r.maxAge))
+	}
 	inv, err := r.mapper.Map(m.Row)
 	if err != nil {
 		return j.deadLetter(dlq.InvalidRow, err.Error())
@@ -153,335 +183,4 @@ func (j *job) run() error {
 	j.route, j.inv = r, inv
 	j.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())
 	return j.send()
-}
-
-// send loops until the invitation has an outcome. A reservation is held only around the
-// call itself: a message waiting for its destination's budget holds none, so a crash
-// during the wait is not an unknown outcome.
-func (j *job) send() error {
-	d := j.route.dest
-	haveSlot := false // a rate-limit slot taken by a wait, not yet used by a call
-	limiterDown := 0  // Redis failures of the rate limiter in a row
-	for {
-		probe, err := j.route.gate.enter(j.waits)
-		if err != nil {
-			return errAbandoned
-		}
-		status, unknown, err := j.reserve(probe)
-		if err != nil {
-			return err
-		}
-		switch {
-		case status == ledger.Duplicate:
-			j.h.metrics.Messages.WithLabelValues(metrics.OutcomeDuplicate).Inc()
-			return nil
-		case status == ledger.UnknownOutcome:
-			// Policy dlq: an operator decides. The mark stays, so every later message
-			// with this reference (a replay, an upstream retry) is dead-lettered too,
-			// never sent, until the operator clears it.
-			return j.deadLetterUnknown()
-		case status != ledger.Reserved:
-			continue
-		case unknown && j.failures >= j.h.cfg.MaxAttempts:
-			// Policy resend, but this message's own calls stayed ambiguous: stop, and
-			// leave the reference marked unknown.
-			if err := j.deadLetterUnknown(); err != nil {
-				return err
-			}
-			return j.settleErr(j.h.ledger.MarkUnknown, "mark unknown")
-		}
-
-		if !haveSlot {
-			wait, err := j.h.limiter.Acquire(j.waits, d.Name, d.Limits)
-			if err == nil && wait == 0 {
-				j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(0)
-			} else {
-				// Wait for the budget without the reservation, then start over.
-				j.releaseAfterWait(probe)
-				if err == nil {
-					var waited time.Duration
-					waited, err = j.h.limiter.Wait(j.waits, d.Name, d.Limits)
-					j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(waited.Seconds())
-				}
-				switch {
-				case err == nil:
-					haveSlot, limiterDown = true, 0
-				case errors.Is(err, ratelimit.ErrUnavailable):
-					if limiterDown == 0 {
-						j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
-					}
-					if err := j.pauseFor(j.h.backoff(limiterDown)); err != nil {
-						return err
-					}
-					limiterDown++
-				default:
-					return errAbandoned
-				}
-				continue
-			}
-		}
-		haveSlot, limiterDown = false, 0
-		if done, err := j.outcome(j.call(), probe); done {
-			return err
-		}
-	}
-}
-
-// deadLetterUnknown dead-letters the message as unknown_outcome.
-func (j *job) deadLetterUnknown() error {
-	reason := "an earlier attempt called Trustpilot and its answer was lost; check the invitation history for reference " +
-		j.inv.ReferenceNumber + "; if it is missing, clear the reference's unknown mark in the ledger and redrive"
-	if j.lastErr != nil {
-		reason += " (last error: " + j.lastErr.Error() + ")"
-	}
-	return j.deadLetter(dlq.UnknownOutcome, reason)
-}
-
-// call sends the invitation once, cut off before the lease ends.
-func (j *job) call() error {
-	d := j.route.dest
-	ctx, cancel := context.WithTimeout(j.ctx, j.h.cfg.Lease*9/10)
-	defer cancel()
-	j.attempts++
-	start := time.Now()
-	err := d.Client.CreateEmailInvitation(ctx, d.BusinessUnitID, j.inv)
-	j.h.metrics.RequestDuration.WithLabelValues(d.Name).Observe(time.Since(start).Seconds())
-	j.h.metrics.Requests.WithLabelValues(d.Name, statusCode(err)).Inc()
-	return err
-}
-
-// outcome acts on a call's result. done reports whether the message has its outcome
-// (err nil) or must stop (err set); otherwise the caller tries again.
-func (j *job) outcome(callErr error, probe bool) (done bool, err error) {
-	g := j.route.gate
-	switch {
-	case callErr == nil:
-		g.works()
-		if err := j.confirm(); err != nil {
-			return true, err
-		}
-		j.h.metrics.Messages.WithLabelValues(metrics.OutcomeSent).Inc()
-		return true, nil
-	case trustpilot.Ambiguous(callErr):
-		g.works()
-		j.lastErr = callErr
-		j.failed()
-		j.h.log.Warn().Err(callErr).Str("destination", j.route.dest.Name).Int64("offset", j.msg.Offset).Msg("ambiguous answer: the reference is marked unknown")
-		if err := j.settleErr(j.h.ledger.MarkUnknown, "mark unknown"); err != nil {
-			return true, err
-		}
-		// The next reserve answers UnknownOutcome and the policy decides; a resend
-		// backs off first, like any retry.
-		if j.h.cfg.UnknownOutcome == PolicyResend {
-			if err := j.pauseFor(j.h.backoff(j.failures)); err != nil {
-				return true, err
-			}
-		}
-		return false, nil
-	case errors.Is(callErr, trustpilot.ErrRejected):
-		g.works()
-		if err := j.deadLetter(dlq.Rejected, callErr.Error()); err != nil {
-			return true, err
-		}
-		return true, j.settleErr(j.h.ledger.Forget, "forget")
-	case errors.Is(callErr, trustpilot.ErrDestinationBroken):
-		if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
-			return true, err
-		}
-		if paused, _ := g.state(); !paused || probe {
-			j.h.log.Error().Err(callErr).Str("destination", j.route.dest.Name).Msg("destination paused: its messages are held until it works again")
-		}
-		g.pause(callErr.Error())
-		return false, nil
-	}
-	// Rate limited or transient: Trustpilot did not take it; retry within the budget.
-	g.works()
-	j.lastErr = callErr
-	j.failed()
-	if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
-		return true, err
-	}
-	var retryAfter time.Duration
-	if apiErr := (*trustpilot.APIError)(nil); errors.As(callErr, &apiErr) {
-		retryAfter = apiErr.RetryAfter
-	}
-	wait := max(j.h.backoff(j.failures), retryAfter)
-	if errors.Is(callErr, trustpilot.ErrRateLimited) {
-		// Slow the destination down for every replica; if Redis cannot say so, the
-		// backoff below still slows this message.
-		_, _ = j.h.limiter.Throttled(j.waits, j.route.dest.Name, retryAfter)
-	}
-	if j.failures >= j.h.cfg.MaxAttempts || time.Since(j.failingSince)+wait > j.h.cfg.MaxElapsed {
-		reason := fmt.Sprintf("gave up after %d call(s), failing for %s: %v", j.attempts, time.Since(j.failingSince).Round(time.Millisecond), callErr)
-		return true, j.deadLetter(dlq.RetriesExhausted, reason)
-	}
-	j.h.metrics.Messages.WithLabelValues(metrics.OutcomeRetried).Inc()
-	if err := j.pauseFor(wait); err != nil {
-		return true, err
-	}
-	return false, nil
-}
-
-// failed counts a call against the retry budget.
-func (j *job) failed() {
-	if j.failures == 0 {
-		j.failingSince = time.Now()
-	}
-	j.failures++
-}
-
-// reserve asks the ledger for the reference until it answers, waiting out Busy holders
-// and Redis outages with growing backoff. A Busy holder is asked again before its lease
-// ends (it usually settles long before), a Redis outage is logged once. Under policy
-// resend an unknown outcome is taken over for this attempt (unknown true); under policy
-// dlq it is answered as is.
-func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error) {
-	d, ref := j.route.dest, j.inv.ReferenceNumber
-	for waits := 0; ; waits++ {
-		res, err := j.h.ledger.Reserve(j.waits, d.BusinessUnitID, ref, j.owner)
-		if err == nil && res.Status == ledger.UnknownOutcome && j.h.cfg.UnknownOutcome == PolicyResend {
-			unknown = true
-			res, err = j.h.ledger.TakeOver(j.waits, d.BusinessUnitID, ref, j.owner)
-		}
-		switch {
-		case err != nil && !errors.Is(err, ledger.ErrUnavailable):
-			if probe {
-				j.route.gate.probeEnded()
-			}
-			if j.waits.Err() != nil {
-				return 0, false, errAbandoned
-			}
-			return 0, false, fmt.Errorf("ledger: %w", err) // needs an operator; the message is held
-		case err != nil:
-			if waits == 0 {
-				j.h.log.Warn().Err(err).Msg("ledger unavailable: waiting for Redis")
-			}
-			if err := j.pauseFor(j.h.backoff(waits)); err != nil {
-				return 0, false, err
-			}
-		case res.Status == ledger.Busy:
-			if err := j.pauseFor(max(min(res.Wait, j.h.backoff(waits)), time.Millisecond)); err != nil {
-				return 0, false, err
-			}
-		default:
-			if probe && res.Status != ledger.Reserved {
-				j.route.gate.probeEnded()
-			}
-			return res.Status, unknown, nil
-		}
-	}
-}
-
-// releaseAfterWait drops the reservation before a wait or after giving one up. A failure
-// leaves the reservation to this attempt (Reserve by the same owner answers Reserved
-// even after the lease), or, if the process dies meanwhile, a false unknown outcome:
-// no call was made under it.
-func (j *job) releaseAfterWait(probe bool) {
-	if probe {
-		j.route.gate.probeEnded()
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(j.ctx), 5*time.Second)
-	defer cancel()
-	_ = j.h.ledger.Release(ctx, j.route.dest.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
-}
-
-// confirm records the 2xx, retrying while Redis is unavailable until ctx ends.
-func (j *job) confirm() error {
-	d := j.route.dest
-	for tries := 0; ; tries++ {
-		err := j.h.ledger.Confirm(j.ctx, d.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
-		switch {
-		case err == nil:
-			return nil
-		case errors.Is(err, ledger.ErrLeaseLost):
-			j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("sent after the reservation was lost; another worker may have acted on it")
-			return nil
-		case errors.Is(err, ledger.ErrUnavailable):
-			if err := sleep(j.ctx, j.h.backoff(tries)); err != nil {
-				return fmt.Errorf("sent but not confirmed: %w", err)
-			}
-		default:
-			return fmt.Errorf("sent but not confirmed: %w", err)
-		}
-	}
-}
-
-// settleErr runs a ledger settlement, retrying while Redis is unavailable. A lost lease
-// is not an error here: the settlement's purpose is moot.
-func (j *job) settleErr(op func(context.Context, string, string, string) error, name string) error {
-	d := j.route.dest
-	for tries := 0; ; tries++ {
-		err := op(j.ctx, d.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
-		switch {
-		case err == nil, errors.Is(err, ledger.ErrLeaseLost):
-			return nil
-		case errors.Is(err, ledger.ErrUnavailable):
-			if err := sleep(j.ctx, j.h.backoff(tries)); err != nil {
-				return errAbandoned
-			}
-		default:
-			return fmt.Errorf("ledger %s: %w", name, err)
-		}
-	}
-}
-
-// deadLetter writes the message to the DLQ, retrying until it is stored or the consumer
-// stops waiting.
-func (j *job) deadLetter(class dlq.Class, reason string) error {
-	rec := dlq.Record{Class: class, Reason: reason, Attempts: j.attempts, FailedAt: time.Now(), Source: j.msg}
-	for tries := 0; ; tries++ {
-		err := j.h.dead.Write(j.ctx, rec)
-		if err == nil {
-			break
-		}
-		j.h.log.Error().Err(err).Msg("dead-letter write failed; retrying (the offset does not move)")
-		if err := j.pauseFor(j.h.backoff(tries)); err != nil {
-			return err
-		}
-	}
-	j.h.metrics.Messages.WithLabelValues(metrics.OutcomeDLQ).Inc()
-	j.h.log.Warn().Str("class", string(class)).Str("reason", reason).Str("key", string(j.msg.Key)).
-		Int("partition", j.msg.Partition).Int64("offset", j.msg.Offset).Msg("dead-lettered")
-	return nil
-}
-
-// backoff is the delay after n failed tries in a row: exponential in n up to BackoffMax,
-// full jitter.
-func (h *Handler) backoff(n int) time.Duration {
-	ceiling := h.cfg.Backoff << min(n, 20)
-	if ceiling > h.cfg.BackoffMax || ceiling <= 0 {
-		ceiling = h.cfg.BackoffMax
-	}
-	return h.cfg.Backoff/2 + rand.N(ceiling)
-}
-
-// pauseFor waits d unless the consumer starts draining.
-func (j *job) pauseFor(d time.Duration) error {
-	if err := sleep(j.waits, d); err != nil {
-		return errAbandoned
-	}
-	return nil
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// statusCode is the code label of a call: the HTTP status, or "error" without one.
-func statusCode(err error) string {
-	if err == nil {
-		return "2xx"
-	}
-	var e *trustpilot.APIError
-	if errors.As(err, &e) && e.Status != 0 {
-		return strconv.Itoa(e.Status)
-	}
-	return "error"
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/config"
 	"github.com/invitepipe/invitepipe/internal/destination"
+	"github.com/invitepipe/invitepipe/internal/lane"
 	"github.com/invitepipe/invitepipe/internal/dlq"
 	"github.com/invitepipe/invitepipe/internal/ledger"
 	"github.com/invitepipe/invitepipe/internal/metrics"
@@ -39,9 +40,18 @@ type fixture struct {
 // sandbox takes latency to answer each invitation call.
 func newFixture(t *testing.T, client redis.UniversalClient, lease, latency time.Duration) *fixture {
 	t.Helper()
+	return newFixtureWith(t, client, lease, latency, "")
+}
+
+// newFixtureWith is newFixture with extra YAML for the destination, e.g. a rate_limit.
+func newFixtureWith(t *testing.T, client redis.UniversalClient, lease, latency time.Duration, extra string) *fixture {
+	t.Helper()
 	bu := strings.ReplaceAll(testenv.UniqueName(t, "bu"), ".", "-")
 	cfg := sandbox.DefaultConfig()
 	cfg.BusinessUnits = []sandbox.BusinessUnit{{ID: bu}}
+	// A key of its own: budgets and cool-downs follow the API key, in the shared Redis.
+	key := testenv.UniqueName(t, "key")
+	cfg.Credentials = []sandbox.Credential{{APIKey: key, APISecret: sandbox.DefaultAPISecret}}
 	cfg.RateLimits = nil
 	cfg.Faults.LatencyMin, cfg.Faults.LatencyMax = latency, latency
 	sb, err := sandbox.New(cfg)
@@ -57,16 +67,17 @@ destinations:
   - name: %s
     business_unit_id: %s
     credentials: { api_key_env: KEY, api_secret_env: SECRET, business_user_id_env: USER }
+%s
 activations:
   - id: svc
     destination: %s
     invitation_type: service
     mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
-`, name, bu, name))
+`, name, bu, extra, name))
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := map[string]string{"KEY": sandbox.DefaultAPIKey, "SECRET": sandbox.DefaultAPISecret, "USER": sandbox.DefaultBusinessUserID}
+	vars := map[string]string{"KEY": key, "SECRET": sandbox.DefaultAPISecret, "USER": sandbox.DefaultBusinessUserID}
 	dests, err := destination.Build(f, config.Trustpilot{APIURL: ts.URL, InvitationsURL: ts.URL, RequestTimeout: 10 * time.Second},
 		func(k string) (string, bool) { v, ok := vars[k]; return v, ok }, nil)
 	if err != nil {
@@ -76,7 +87,7 @@ activations:
 	if err != nil {
 		t.Fatal(err)
 	}
-	rl, err := ratelimit.New(client, ratelimit.Options{CooldownBase: 10 * time.Millisecond, CooldownMax: 40 * time.Millisecond})
+	rl, err := ratelimit.New(client, ratelimit.Options{CooldownBase: 10 * time.Millisecond, CooldownMax: 40 * time.Millisecond, CapWindow: 50 * time.Millisecond, Margin: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +108,30 @@ func rowMessage(ref string, offset int64) kafka.Message {
 		`{"activation":"svc","row_id":%q,"row":{"order_id":%q,"name":"Ann Lee","email":"ann@example.com"}}`, ref, ref)}
 }
 
+// settle hands msg to h as the consumer would: again and again while h answers a
+// *lane.Wait (after the wait), until h gives an outcome or another error. waits, when
+// not nil, receives every wait.
+func settle(t *testing.T, h *Handler, ctx, draining context.Context, msg kafka.Message, waits chan<- *lane.Wait) error {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := h.Handle(ctx, draining, msg)
+		w := lane.As(err)
+		if w == nil {
+			return err
+		}
+		if waits != nil {
+			waits <- w
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("still waiting after a minute: %v", w)
+		}
+		if err := sleep(draining, time.Until(w.Until)); err != nil {
+			return err
+		}
+	}
+}
+
 // sharedRedis is a client of the shared test Redis.
 func sharedRedis(t *testing.T) *redis.Client {
 	t.Helper()
@@ -115,7 +150,7 @@ func TestBusyReferenceIsAskedAgainBeforeTheLeaseEnds(t *testing.T) {
 	fx := newFixture(t, sharedRedis(t), time.Hour, 500*time.Millisecond)
 	done := make(chan error, 2)
 	for offset := range int64(2) {
-		go func() { done <- fx.h.Handle(context.Background(), context.Background(), rowMessage("R-1", offset)) }()
+		go func() { done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", offset), nil) }()
 	}
 	deadline := time.After(30 * time.Second)
 	for range 2 {
@@ -261,7 +296,6 @@ func TestOutcomes(t *testing.T) {
 		{name: "invalid row", value: `{"activation":"svc","row_id":"1","row":{"order_id":"A#1","name":"N","email":"n@example.com"}}`, wantClass: dlq.InvalidRow, outcome: metrics.OutcomeDLQ},
 		{name: "rejected by Trustpilot", forced: 400, wantClass: dlq.Rejected, wantCalls: 1, outcome: metrics.OutcomeDLQ},
 		{name: "server errors exhaust the retry budget", forced: 500, wantClass: dlq.RetriesExhausted, wantCalls: 5, outcome: metrics.OutcomeDLQ},
-		{name: "rate limited beyond the budget", forced: 429, wantClass: dlq.RetriesExhausted, wantCalls: 5, outcome: metrics.OutcomeDLQ},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -279,7 +313,7 @@ func TestOutcomes(t *testing.T) {
 				msg.Value = []byte(tt.value)
 			}
 			for range 1 + btoi(tt.twice) {
-				if err := fx.h.Handle(context.Background(), context.Background(), msg); err != nil {
+				if err := settle(t, fx.h, context.Background(), context.Background(), msg, nil); err != nil {
 					t.Fatalf("Handle: %v", err)
 				}
 			}
@@ -328,7 +362,7 @@ func TestPausedDestinationHoldsWithoutSpendingTheBudget(t *testing.T) {
 	force(403, 1014)
 	done := make(chan error, 1)
 	go func() {
-		done <- fx.h.Handle(context.Background(), context.Background(), rowMessage("R-1", 0))
+		done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", 0), nil)
 	}()
 	testenv.WaitFor(t, 30*time.Second, "more failed probes than the retry budget", func() bool { return refused(403) > 6 })
 	if got := dead.records(); len(got) != 0 {
@@ -350,5 +384,74 @@ func TestPausedDestinationHoldsWithoutSpendingTheBudget(t *testing.T) {
 	}
 	if v := testutil.ToFloat64(fx.metrics.DestinationPaused.WithLabelValues(dest)); v != 0 {
 		t.Errorf("invitepipe_destination_paused = %v once answering again, want 0", v)
+	}
+}
+
+// TestRateLimitedIsTheKeysConditionNotTheRows: 429s, however many, cool the destination
+// down and make the message wait on its lane, never spending its retry budget nor
+// dead-lettering it; the row's own server errors then spend the whole budget.
+func TestRateLimitedIsTheKeysConditionNotTheRows(t *testing.T) {
+	fx := newFixture(t, sharedRedis(t), time.Minute, 0)
+	dead := &recordedDeadLetters{}
+	fx.h.dead = dead
+	bu := fx.h.activations["svc"].dest.BusinessUnitID
+	force := func(status int) {
+		t.Helper()
+		if err := fx.sandbox.SetFaults(sandbox.Faults{Forced: map[string]sandbox.ForcedStatus{bu: {Status: status}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(status int) int { return fx.sandbox.Stats().Calls[sandbox.ClassInvitations][status] }
+	force(429)
+	waits := make(chan *lane.Wait, 1000)
+	done := make(chan error, 1)
+	go func() { done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", 0), waits) }()
+	testenv.WaitFor(t, 30*time.Second, "more 429s than the retry budget", func() bool { return refused(429) > 6 })
+	force(500)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	close(waits)
+	for w := range waits {
+		if w.Reason == lane.Paused {
+			t.Errorf("wait %v; want cooling or budget (429: the key's cool-down and learned cap) or retry (500)", w)
+		}
+	}
+	got := dead.records()
+	if len(got) != 1 || got[0].Class != dlq.RetriesExhausted || refused(500) != 5 {
+		t.Fatalf("dead letters %+v after %d server errors; want retries_exhausted after exactly 5 (429s spend none)", got, refused(500))
+	}
+}
+
+// TestOutOfBudgetWaitsWithoutAReservation: once the budget is spent, a message waits on
+// its lane until the slot frees, makes no call, and holds no reservation (another
+// worker may reserve its reference); the next message of the destination is told the
+// same without asking Redis.
+func TestOutOfBudgetWaitsWithoutAReservation(t *testing.T) {
+	client := sharedRedis(t)
+	fx := newFixtureWith(t, client, time.Minute, 0, "    rate_limit: { per_5min: 1 }")
+	if err := fx.h.Handle(context.Background(), context.Background(), rowMessage("R-1", 0)); err != nil {
+		t.Fatalf("first message: %v", err)
+	}
+	err := fx.h.Handle(context.Background(), context.Background(), rowMessage("R-2", 1))
+	w := lane.As(err)
+	if w == nil || w.Reason != lane.Budget || time.Until(w.Until) < 4*time.Minute {
+		t.Fatalf("second message: %v; want a budget wait of about 5 minutes", err)
+	}
+	d := fx.h.activations["svc"].dest
+	l, _ := ledger.New(client, ledger.Options{Lease: time.Minute})
+	if res, err := l.Reserve(context.Background(), d.BusinessUnitID, "R-2", "someone-else"); err != nil || res.Status != ledger.Reserved {
+		t.Errorf("Reserve by another worker = %+v, %v; want Reserved (the waiting message holds nothing)", res, err)
+	}
+	hook := &countingHook{}
+	client.AddHook(hook)
+	if w2 := lane.As(fx.h.Handle(context.Background(), context.Background(), rowMessage("R-3", 2))); w2 == nil || !w2.Until.Equal(w.Until) {
+		t.Errorf("third message: %v; want the same wait until %v", w2, w.Until)
+	}
+	if hook.count() != 0 {
+		t.Errorf("the third message cost %d Redis commands; the destination's hold needs none", hook.count())
+	}
+	if n := fx.sandbox.Stats().AcceptedInvitations; n != 1 {
+		t.Errorf("sandbox accepted %d invitations; want 1", n)
 	}
 }

@@ -1,75 +1,85 @@
 package deliver
 
 import (
-	"context"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/invitepipe/invitepipe/internal/lane"
 )
 
-// gate holds a destination's messages while it is paused as misconfigured, letting one
-// message through per probe interval to try it again. A probe that ends without a
-// verdict (a duplicate, an abandoned message) costs at most one interval: the gate never
-// waits on a probe to report.
+// gate is this process's view of whether a destination can take a call now. It never
+// blocks: a message that may not pass gets a *lane.Wait saying until when, and the
+// consumer keeps it aside meanwhile.
+//
+//	state          | enter                                  | leaves it
+//	open           | pass                                   | pause, hold
+//	held (budget,  | Wait until the hold ends                | the hold's end
+//	 cooling)      |                                        |
+//	paused         | one probe per interval passes; others  | works (a call answered)
+//	               | Wait until the next probe time         |
+//
+// A hold costs no Redis round trip: a budget's wait is exact (no slot frees earlier) and
+// cool-downs only grow, so trying before the hold ends could only be refused.
 type gate struct {
+	name     string
 	interval time.Duration
 	gauge    prometheus.Gauge
 
-	mu      sync.Mutex
-	paused  bool
-	reason  string
-	probeAt time.Time     // while paused: when the next message may probe
-	resumed chan struct{} // closed when the destination resumes
+	mu         sync.Mutex
+	paused     bool
+	reason     string
+	probeAt    time.Time // while paused: when the next message may probe
+	holdUntil  time.Time // budget or cool-down: no call before then
+	holdReason lane.Reason
 }
 
-func newGate(interval time.Duration, gauge prometheus.Gauge) *gate {
+func newGate(name string, interval time.Duration, gauge prometheus.Gauge) *gate {
 	gauge.Set(0)
-	return &gate{interval: interval, gauge: gauge, resumed: make(chan struct{})}
+	return &gate{name: name, interval: interval, gauge: gauge}
 }
 
-// enter returns when the caller may call the destination: at once while it is not
-// paused; while paused, when the caller is this interval's probe (probe true) or the
-// destination resumed. It returns ctx's error when ctx ends first.
-func (g *gate) enter(ctx context.Context) (probe bool, err error) {
-	for {
-		g.mu.Lock()
-		if !g.paused {
-			g.mu.Unlock()
-			return false, nil
-		}
-		now := time.Now()
-		if !now.Before(g.probeAt) {
-			g.probeAt = now.Add(g.interval)
-			g.mu.Unlock()
-			return true, nil
-		}
-		wait, resumed := g.probeAt.Sub(now), g.resumed
-		g.mu.Unlock()
-		t := time.NewTimer(wait)
-		select {
-		case <-resumed:
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return false, ctx.Err()
-		}
-		t.Stop()
+// enter says whether the caller may call the destination at now: a nil wait means yes
+// (probe true when it is the paused destination's probe of this interval).
+func (g *gate) enter(now time.Time) (probe bool, wait *lane.Wait) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Before(g.holdUntil) {
+		return false, &lane.Wait{Lane: g.name, Until: g.holdUntil, Reason: g.holdReason}
 	}
+	if !g.paused {
+		return false, nil
+	}
+	if now.Before(g.probeAt) {
+		return false, &lane.Wait{Lane: g.name, Until: g.probeAt, Reason: lane.Paused}
+	}
+	g.probeAt = now.Add(g.interval)
+	return true, nil
+}
+
+// hold refuses calls until until, for reason (budget or cooling), and returns the wait.
+func (g *gate) hold(until time.Time, reason lane.Reason) *lane.Wait {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if until.After(g.holdUntil) {
+		g.holdUntil, g.holdReason = until, reason
+	}
+	return &lane.Wait{Lane: g.name, Until: g.holdUntil, Reason: g.holdReason}
 }
 
 // pause marks the destination misconfigured until a call works; the next probe comes
-// one interval from now.
-func (g *gate) pause(reason string) {
+// one interval from now. It returns the wait of the messages held meanwhile.
+func (g *gate) pause(reason string) *lane.Wait {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.paused {
 		g.paused = true
-		g.resumed = make(chan struct{})
 		g.gauge.Set(1)
 	}
 	g.reason = reason
 	g.probeAt = time.Now().Add(g.interval)
+	return &lane.Wait{Lane: g.name, Until: g.probeAt, Reason: lane.Paused}
 }
 
 // works records that a call reached the destination with an answer that is not a
@@ -80,7 +90,6 @@ func (g *gate) works() {
 	if g.paused {
 		g.paused = false
 		g.reason = ""
-		close(g.resumed)
 		g.gauge.Set(0)
 	}
 }

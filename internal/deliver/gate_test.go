@@ -1,123 +1,93 @@
 package deliver
 
 import (
-	"context"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/invitepipe/invitepipe/internal/lane"
 )
 
 func newTestGate(interval time.Duration) (*gate, prometheus.Gauge) {
 	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "paused", Help: "x"})
-	return newGate(interval, g), g
+	return newGate("shop-eu", interval, g), g
 }
 
-func TestGateOpenPassesEveryone(t *testing.T) {
-	g, gauge := newTestGate(time.Hour)
-	for range 3 {
-		probe, err := g.enter(context.Background())
-		if err != nil || probe {
-			t.Fatalf("enter on an open gate = %v, %v; want no probe, no error", probe, err)
-		}
+// TestGate walks the gate's state table on a hand-moved time line.
+func TestGate(t *testing.T) {
+	t0 := time.Unix(1_700_000_000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	type try struct {
+		at        time.Duration
+		wantProbe bool
+		wantWait  lane.Reason // "" : passes
 	}
-	if testutil.ToFloat64(gauge) != 0 {
-		t.Error("gauge is not 0 on an open gate")
+	tests := []struct {
+		name  string
+		setup func(g *gate)
+		tries []try
+	}{
+		{name: "open passes everyone", setup: func(*gate) {},
+			tries: []try{{at: 0}, {at: 0}, {at: time.Hour}}},
+		{name: "a budget hold refuses until it ends", setup: func(g *gate) { g.hold(at(10*time.Second), lane.Budget) },
+			tries: []try{{at: 0, wantWait: lane.Budget}, {at: 9 * time.Second, wantWait: lane.Budget}, {at: 10 * time.Second}}},
+		{name: "a shorter hold never shortens a longer one", setup: func(g *gate) {
+			g.hold(at(time.Minute), lane.Cooling)
+			g.hold(at(time.Second), lane.Budget)
+		}, tries: []try{{at: 30 * time.Second, wantWait: lane.Cooling}, {at: time.Minute}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g, _ := newTestGate(time.Hour)
+			tt.setup(g)
+			for i, tr := range tt.tries {
+				probe, w := g.enter(at(tr.at))
+				switch {
+				case tr.wantWait == "" && w != nil:
+					t.Fatalf("try %d at %v: refused (%v); want a pass", i, tr.at, w)
+				case tr.wantWait != "" && (w == nil || w.Reason != tr.wantWait):
+					t.Fatalf("try %d at %v: wait %v; want reason %s", i, tr.at, w, tr.wantWait)
+				case probe != tr.wantProbe:
+					t.Fatalf("try %d at %v: probe %v; want %v", i, tr.at, probe, tr.wantProbe)
+				}
+			}
+		})
 	}
 }
 
-// TestGatePausedLetsOneProbeAndResumesAll pauses the gate with many waiters: exactly one
-// becomes the probe after the interval, the others wait until it reports success.
-func TestGatePausedLetsOneProbeAndResumesAll(t *testing.T) {
-	g, gauge := newTestGate(time.Hour)
-	g.pause("403 forbidden")
-	g.probeEnded() // the first probe may go at once
+// TestGatePausedLetsOneProbePerInterval pauses the gate: only the first message after
+// each interval probes, the others wait until the next probe time; a call that works
+// resumes everyone.
+func TestGatePausedLetsOneProbePerInterval(t *testing.T) {
+	const interval = 50 * time.Millisecond
+	g, gauge := newTestGate(interval)
+	w := g.pause("403 forbidden")
 	if paused, reason := g.state(); !paused || reason != "403 forbidden" || testutil.ToFloat64(gauge) != 1 {
 		t.Fatalf("state after pause = %v %q, gauge %v", paused, reason, testutil.ToFloat64(gauge))
 	}
-	const waiters = 20
-	var probes, passed atomic.Int32
-	probeIn := make(chan struct{})
-	var wg sync.WaitGroup
-	for range waiters {
-		wg.Go(func() {
-			probe, err := g.enter(context.Background())
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if probe {
-				probes.Add(1)
-				close(probeIn)
-				return
-			}
-			passed.Add(1)
-		})
+	if w.Reason != lane.Paused || w.Until.Before(time.Now()) {
+		t.Fatalf("pause wait = %v; want paused until the next probe time", w)
 	}
-	<-probeIn
-	// Within the interval nobody else passes until the probe reports.
-	if passed.Load() != 0 || probes.Load() != 1 {
-		t.Fatalf("while probing: %d passed, %d probes; want 0 and 1", passed.Load(), probes.Load())
+	if _, w2 := g.enter(time.Now()); w2 == nil || !w2.Until.Equal(w.Until) {
+		t.Fatalf("enter before the probe time = %v; want the wait until %v", w2, w.Until)
+	}
+	probes := 0
+	for range 20 {
+		if probe, _ := g.enter(w.Until); probe {
+			probes++
+		}
+	}
+	if probes != 1 {
+		t.Fatalf("%d probes at the probe time; want 1", probes)
+	}
+	g.probeEnded()
+	if probe, w := g.enter(time.Now()); !probe || w != nil {
+		t.Fatalf("after a probe without a verdict: probe %v, wait %v; want another probe at once", probe, w)
 	}
 	g.works()
-	wg.Wait()
-	if passed.Load() != waiters-1 || probes.Load() != 1 {
-		t.Errorf("after success: %d passed, %d probes; want %d and 1", passed.Load(), probes.Load(), waiters-1)
-	}
-	if testutil.ToFloat64(gauge) != 0 {
-		t.Error("gauge not back to 0 after the destination resumed")
-	}
-}
-
-func TestGateFailedProbePausesAgainAndEndedProbeLetsAnother(t *testing.T) {
-	g, _ := newTestGate(10 * time.Millisecond)
-	g.pause("404")
-	probe, _ := g.enter(context.Background())
-	if !probe {
-		t.Fatal("first entrant after the interval is not the probe")
-	}
-	g.pause("404 again") // the probe failed: a new interval starts
-	probe, _ = g.enter(context.Background())
-	if !probe {
-		t.Fatal("no probe after the second interval")
-	}
-	g.probeEnded() // e.g. the probe turned out to be a duplicate
-	probe, _ = g.enter(context.Background())
-	if !probe {
-		t.Fatal("an ended probe did not let another message probe")
-	}
-}
-
-// TestGateLostProbeCostsOneInterval: a probe that never reports does not hold the
-// destination forever.
-func TestGateLostProbeCostsOneInterval(t *testing.T) {
-	g, _ := newTestGate(10 * time.Millisecond)
-	g.pause("403")
-	if probe, _ := g.enter(context.Background()); !probe {
-		t.Fatal("no first probe")
-	}
-	// The probe vanishes without works, pause or probeEnded.
-	if probe, _ := g.enter(context.Background()); !probe {
-		t.Fatal("no second probe after a lost one")
-	}
-}
-
-func TestGateEnterStopsWithContext(t *testing.T) {
-	g, _ := newTestGate(time.Hour)
-	g.pause("403")
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() { _, err := g.enter(ctx); errc <- err }()
-	cancel()
-	select {
-	case err := <-errc:
-		if err != context.Canceled {
-			t.Errorf("enter = %v, want context.Canceled", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("enter did not return after cancel")
+	if probe, w := g.enter(time.Now()); probe || w != nil || testutil.ToFloat64(gauge) != 0 {
+		t.Fatalf("after works: probe %v, wait %v, gauge %v; want an open gate", probe, w, testutil.ToFloat64(gauge))
 	}
 }

@@ -24,6 +24,11 @@ const (
 	Rejected          Class = "rejected"
 	RetriesExhausted  Class = "retries_exhausted"
 	UnknownOutcome    Class = "unknown_outcome"
+	// DeferredExpired: waited for its destination longer than INVITEPIPE_DEFER_MAX_AGE;
+	// dead-lettered before Kafka's retention could delete it.
+	DeferredExpired Class = "deferred_expired"
+	// Stale: older than its activation's max_age when its turn came; never sent late.
+	Stale Class = "stale"
 )
 
 // Header names of schemas/dlq.v1.md.

@@ -52,8 +52,10 @@
 //
 // Reserve before calling Trustpilot with an owner token unique to this attempt at this
 // message (e.g. pod, partition, offset and a random part); Reserve again with the same
-// owner; the consumer reserves only once it holds a rate-limit slot, so a reservation
-// guards little more than the call. Then, by the answer:
+// owner. The consumer reserves first (so a duplicate spends no rate-limit slot), then
+// takes a slot, and Releases at once when no slot is free: a reservation is held only
+// for the slot's single try and the call, never while the message waits for its
+// destination. Then, by the answer:
 //
 //   - Duplicate: the message's outcome is "duplicate"; commit it.
 //   - Busy: another worker is sending this reference. Wait Result.Wait and Reserve

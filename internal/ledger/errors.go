@@ -1,13 +1,10 @@
 package ledger
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net"
 	"strings"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/invitepipe/invitepipe/internal/rediserr"
 )
 
 // Sentinels matching an *Error of the same kind with errors.Is. Every error a Ledger
@@ -71,30 +68,11 @@ func (e *Error) Is(target error) bool { return target != nil && target == e.Kind
 // Unwrap returns the underlying error.
 func (e *Error) Unwrap() error { return e.Err }
 
-// kindOf returns ErrUnavailable for a go-redis error that Redis recovers from by itself,
-// nil otherwise. The caller's own cancellation is not unavailability: it stays only
-// context.Canceled.
+// kindOf returns ErrUnavailable for a go-redis error that Redis recovers from by itself
+// (rediserr.Unavailable), nil otherwise: those need an operator. The caller's own
+// cancellation is not unavailability: it stays only context.Canceled.
 func kindOf(err error) error {
-	if errors.Is(err, context.Canceled) {
-		return nil
-	}
-	var netErr net.Error
-	_, moved := redis.IsMovedError(err)
-	_, ask := redis.IsAskError(err)
-	if errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, redis.ErrPoolTimeout) ||
-		errors.Is(err, redis.ErrPoolExhausted) ||
-		errors.As(err, &netErr) ||
-		moved || ask ||
-		redis.IsLoadingError(err) ||
-		redis.IsReadOnlyError(err) ||
-		redis.IsClusterDownError(err) ||
-		redis.IsTryAgainError(err) ||
-		redis.IsMasterDownError(err) ||
-		redis.IsMaxClientsError(err) ||
-		redis.HasErrorPrefix(err, "BUSY ") {
+	if rediserr.Unavailable(err) {
 		return ErrUnavailable
 	}
 	return nil

@@ -14,7 +14,7 @@ import (
 )
 
 // TestRedisErrors checks which Redis replies say "unavailable, retry" and which need an
-// operator; both keep the go-redis error in the chain.
+// operator (package rediserr decides); both keep the go-redis error in the chain.
 func TestRedisErrors(t *testing.T) {
 	tests := []struct {
 		name        string
@@ -27,6 +27,7 @@ func TestRedisErrors(t *testing.T) {
 		{name: "cluster down", reply: "CLUSTERDOWN The cluster is down", unavailable: true},
 		{name: "slot migrating", reply: "TRYAGAIN Multiple keys request during rehashing of slot", unavailable: true},
 		{name: "busy script", reply: "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.", unavailable: true},
+		{name: "authentication", reply: "NOAUTH Authentication required."},
 		{name: "acl", reply: "NOPERM User ledger has no permissions to run the 'evalsha' command"},
 		{name: "out of memory", reply: "OOM command not allowed when used memory > 'maxmemory'."},
 		{name: "foreign key under the prefix", reply: "WRONGTYPE Operation against a key holding the wrong kind of value"},

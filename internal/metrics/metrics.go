@@ -35,6 +35,22 @@ type Metrics struct {
 	RateLimitWait *prometheus.HistogramVec
 	// Commits counts successful offset commits.
 	Commits prometheus.Counter
+	// DeferredMessages is the number of messages held aside for a destination that
+	// cannot take them now (paused, cooling down, out of budget, or retrying).
+	DeferredMessages *prometheus.GaugeVec
+	// DeferredOldest is the age of a destination's oldest deferred message, in seconds
+	// (from its Kafka timestamp).
+	DeferredOldest *prometheus.GaugeVec
+	// DestinationWaiting is 1 for a destination and the reason it holds messages back:
+	// paused, cooling, budget or retry.
+	DestinationWaiting *prometheus.GaugeVec
+	// ActionableLag is the number of messages of this process's partitions that it can
+	// act on now: not fetched yet, or fetched and neither done nor deferred. KEDA scales
+	// on its sum, so that messages waiting on a destination add no replicas.
+	ActionableLag prometheus.Gauge
+	// Lost counts messages that could not be read again from Kafka when their turn
+	// came (deleted by retention before INVITEPIPE_DEFER_MAX_AGE ran out).
+	Lost prometheus.Counter
 	// BuildInfo is 1, labelled with the version.
 	BuildInfo *prometheus.GaugeVec
 }
@@ -66,12 +82,27 @@ func New(version string) *Metrics {
 		Commits: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "invitepipe_commits_total", Help: "Successful offset commits.",
 		}),
+		DeferredMessages: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "invitepipe_deferred_messages", Help: "Messages held aside for a destination that cannot take them now.",
+		}, []string{"destination"}),
+		DeferredOldest: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "invitepipe_deferred_oldest_seconds", Help: "Age of a destination's oldest deferred message.",
+		}, []string{"destination"}),
+		DestinationWaiting: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "invitepipe_destination_waiting", Help: "1 for a destination and the reason its messages wait: paused, cooling, budget, retry.",
+		}, []string{"destination", "reason"}),
+		ActionableLag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "invitepipe_actionable_lag", Help: "Messages of this process's partitions it can act on now (not deferred, not done).",
+		}),
+		Lost: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "invitepipe_deferred_lost_total", Help: "Deferred messages Kafka deleted before they could be read again.",
+		}),
 		BuildInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "invitepipe_build_info", Help: "Always 1; the version label names the build.",
 		}, []string{"version"}),
 	}
 	m.Registry.MustRegister(m.Messages, m.Requests, m.RequestDuration, m.Inflight, m.DestinationPaused,
-		m.RateLimitWait, m.Commits, m.BuildInfo,
+		m.RateLimitWait, m.Commits, m.DeferredMessages, m.DeferredOldest, m.DestinationWaiting, m.ActionableLag, m.Lost, m.BuildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.BuildInfo.WithLabelValues(version).Set(1)
 	for _, o := range []string{OutcomeSent, OutcomeDuplicate, OutcomeDLQ, OutcomeRetried} {

@@ -1,36 +1,87 @@
--- Takes one slot of a destination's budget, or says how long until one may be free.
---   KEYS[1]  the log: a sorted set with one member per slot taken; score and member are the
---            server time of the slot in microseconds
---   KEYS[2]  the cool-down: a hash whose field "until" is its end in server microseconds
+-- Takes one slot of a budget, in the API key's log and in the destination's log at once, or
+-- in neither, and says how long until one may be free.
+--   KEYS[1]  the key's log: a sorted set with one member per slot taken by any destination
+--            of the key; score and member are the server time of the slot in microseconds
+--   KEYS[2]  the key's cool-down: a hash with "until" (the cool-down's end), "cap" and
+--            "cap_at" (the learned cap and when it was set), in server microseconds
+--   KEYS[3]  the destination's log, like KEYS[1]; absent when the destination has no limit
 --   ARGV[1]  the margin in microseconds, added to every window
---   ARGV[2i], ARGV[2i+1]  the count and the window in microseconds of limit i
+--   ARGV[2]  the learned cap's window in microseconds
+--   ARGV[3]  k: how many of the limits that follow are the key's; the others are the
+--            destination's
+--   ARGV[4+2i], ARGV[5+2i]  the count and the window in microseconds of limit i
 -- Returns 0 when a slot was taken, else the microseconds until one may be free (nothing is
 -- written then). Numbers stay integers below 2^53, so they are exact in Lua and reach Redis
 -- as integer text.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-if newest[2] then
-  -- Scores only grow, even when the server clock steps back: the newest slot stays last.
-  now = math.max(now, tonumber(newest[2]) + 1)
+local keyLog, cooldown, destLog = KEYS[1], KEYS[2], KEYS[3]
+-- Scores only grow, even when the server clock steps back: the newest slot of each log
+-- stays last, and the slot taken now is a new member of both.
+for _, log in ipairs({keyLog, destLog}) do
+  local newest = redis.call('ZRANGE', log, -1, -1, 'WITHSCORES')
+  if newest[2] then
+    now = math.max(now, tonumber(newest[2]) + 1)
+  end
 end
-local wait = (tonumber(redis.call('HGET', KEYS[2], 'until')) or 0) - now
-local margin = tonumber(ARGV[1])
-local longest = 0
-for i = 2, #ARGV, 2 do
-  local count, span = tonumber(ARGV[i]), tonumber(ARGV[i + 1]) + margin
-  longest = math.max(longest, span)
-  -- A window of this span ending now holds the slots scored above now - span. It is full
-  -- when its count-th newest slot is among them, and has room once that slot leaves.
-  local nth = redis.call('ZRANGE', KEYS[1], -count, -count, 'WITHSCORES')
+local margin, capWindow, k = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+
+-- untilFree is how long until a window of span ending now in log has room for one more of
+-- count slots: it is full when its count-th newest slot lies in it (scored above
+-- now - span), and has room once that slot leaves. 0 or less: there is room.
+local function untilFree(log, count, span)
+  local nth = redis.call('ZRANGE', log, -count, -count, 'WITHSCORES')
   if nth[2] then
-    wait = math.max(wait, tonumber(nth[2]) + span - now)
+    return tonumber(nth[2]) + span - now
+  end
+  return 0
+end
+
+local state = redis.call('HMGET', cooldown, 'until', 'cap', 'cap_at')
+local wait = (tonumber(state[1]) or 0) - now
+
+-- The learned cap (doc.go, "Learned cap"): c0 at cap_at, worth c0 * (8 + 2^x) / 9 slots
+-- per capWindow + margin x cap windows later, and void from 24 windows on (it is then
+-- above Unlimited).
+local c0, capAt = tonumber(state[2]), tonumber(state[3])
+local keyLongest = capWindow + margin
+if c0 and capAt then
+  local x = math.max(now - capAt, 0) / capWindow
+  if x < 24 then
+    local cap = math.floor(c0 * (8 + 2 ^ x) / 9)
+    local leaves = untilFree(keyLog, cap, keyLongest)
+    if leaves > 0 then
+      -- Room comes when the oldest slot leaves or when the cap grows to cap + 1, the
+      -- earlier of the two.
+      local grows = capAt + math.ceil(capWindow * math.log(9 * (cap + 1) / c0 - 8) / math.log(2)) - now
+      wait = math.max(wait, math.min(leaves, math.max(grows, 1)))
+    end
+  end
+end
+
+local destLongest = 0
+for i = 4, #ARGV, 2 do
+  local count, span = tonumber(ARGV[i]), tonumber(ARGV[i + 1]) + margin
+  if (i - 4) / 2 < k then
+    keyLongest = math.max(keyLongest, span)
+    wait = math.max(wait, untilFree(keyLog, count, span))
+  else
+    destLongest = math.max(destLongest, span)
+    wait = math.max(wait, untilFree(destLog, count, span))
   end
 end
 if wait > 0 then
   return wait
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - longest)
-redis.call('ZADD', KEYS[1], now, now)
-redis.call('PEXPIRE', KEYS[1], math.ceil(longest / 1000))
+
+-- take records the slot in log, which keeps the slots of its longest window.
+local function take(log, longest)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - longest)
+  redis.call('ZADD', log, now, now)
+  redis.call('PEXPIRE', log, math.ceil(longest / 1000))
+end
+take(keyLog, keyLongest)
+if destLog then
+  take(destLog, destLongest)
+end
 return 0

@@ -63,36 +63,56 @@ func runConformance(t *testing.T, b backend) {
 		t.Parallel()
 		testReplicas(t, b)
 	})
-	t.Run("a cool-down holds every replica back, then ends", func(t *testing.T) {
+	t.Run("a key's budget is shared by its destinations", func(t *testing.T) {
+		t.Parallel()
+		testSharedKey(t, b)
+	})
+	t.Run("a slot is taken in both logs or in neither", func(t *testing.T) {
+		t.Parallel()
+		testBothOrNeither(t, b)
+	})
+	t.Run("a cool-down holds every replica and destination back, then ends", func(t *testing.T) {
 		t.Parallel()
 		testCooldown(t, b)
+	})
+	t.Run("a success ends the escalation", func(t *testing.T) {
+		t.Parallel()
+		testRecoveredEndsEscalation(t, b)
+	})
+	t.Run("the learned cap converges to a lower real limit", func(t *testing.T) {
+		t.Parallel()
+		testLearnedCapConverges(t, b)
 	})
 	t.Run("Wait returns ctx.Err() when its context ends", func(t *testing.T) {
 		t.Parallel()
 		testContextEnds(t, b)
 	})
-	t.Run("Redis failures are ErrUnavailable", func(t *testing.T) {
+	t.Run("no Redis call for an unlimited budget", func(t *testing.T) {
 		t.Parallel()
-		testUnavailable(t, b)
+		testUnlimited(t, b)
+	})
+	t.Run("Redis failures are ErrUnavailable, Redis errors ErrRedis", func(t *testing.T) {
+		t.Parallel()
+		testRedisErrors(t, b)
 	})
 }
 
 func testFirstSlotsThenWait(t *testing.T, b backend) {
 	ctx := context.Background()
 	l := newLimiter(t, b.client(t), ratelimit.Options{})
-	dest, other := testenv.UniqueName(t, "dest"), testenv.UniqueName(t, "other")
+	key, other := testenv.UniqueName(t, "key"), testenv.UniqueName(t, "other")
 	limits := []ratelimit.Limit{{Count: 5, Window: time.Minute}}
 	for i := range 5 {
-		if wait, err := l.Acquire(ctx, dest, limits); wait != 0 || err != nil {
+		if wait, err := l.Acquire(ctx, keyBudget(key, limits...)); wait != 0 || err != nil {
 			t.Fatalf("slot %d: Acquire = %v, %v; want 0, nil", i+1, wait, err)
 		}
 	}
-	wait, err := l.Acquire(ctx, dest, limits)
+	wait, err := l.Acquire(ctx, keyBudget(key, limits...))
 	if err != nil || wait <= 0 || wait > time.Minute+ratelimit.DefaultMargin {
 		t.Errorf("slot 6: Acquire = %v, %v; want a wait in (0, 1m0.25s]", wait, err)
 	}
-	if wait, err := l.Acquire(ctx, other, limits); wait != 0 || err != nil {
-		t.Errorf("another destination: Acquire = %v, %v; want 0, nil", wait, err)
+	if wait, err := l.Acquire(ctx, keyBudget(other, limits...)); wait != 0 || err != nil {
+		t.Errorf("another key: Acquire = %v, %v; want 0, nil", wait, err)
 	}
 }
 
@@ -101,23 +121,31 @@ func testTighterLimitBinds(t *testing.T, b backend) {
 	perHour := func(n int) ratelimit.Limit { return ratelimit.Limit{Count: n, Window: time.Hour} }
 	tests := []struct {
 		name     string
-		limits   []ratelimit.Limit
+		budget   func(key string) ratelimit.Budget
 		min, max time.Duration // the fourth slot's wait lies in (min, max]
 	}{
-		{name: "per minute", limits: []ratelimit.Limit{perMinute(3), perHour(10)}, min: 0, max: time.Minute + ratelimit.DefaultMargin},
-		{name: "per hour", limits: []ratelimit.Limit{perMinute(10), perHour(3)}, min: time.Minute + ratelimit.DefaultMargin, max: time.Hour + ratelimit.DefaultMargin},
+		{name: "per minute", budget: func(key string) ratelimit.Budget { return keyBudget(key, perMinute(3), perHour(10)) },
+			min: 0, max: time.Minute + ratelimit.DefaultMargin},
+		{name: "per hour", budget: func(key string) ratelimit.Budget { return keyBudget(key, perMinute(10), perHour(3)) },
+			min: time.Minute + ratelimit.DefaultMargin, max: time.Hour + ratelimit.DefaultMargin},
+		{name: "the destination's per minute", budget: func(key string) ratelimit.Budget {
+			return ratelimit.Budget{Key: key, KeyLimits: []ratelimit.Limit{perHour(10)}, Destination: "shop-eu", Limits: []ratelimit.Limit{perMinute(3)}}
+		}, min: 0, max: time.Minute + ratelimit.DefaultMargin},
+		{name: "the key's per hour", budget: func(key string) ratelimit.Budget {
+			return ratelimit.Budget{Key: key, KeyLimits: []ratelimit.Limit{perHour(3)}, Destination: "shop-eu", Limits: []ratelimit.Limit{perMinute(10)}}
+		}, min: time.Minute + ratelimit.DefaultMargin, max: time.Hour + ratelimit.DefaultMargin},
 	}
 	ctx := context.Background()
 	l := newLimiter(t, b.client(t), ratelimit.Options{})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dest := testenv.UniqueName(t, "dest")
+			budget := tc.budget(testenv.UniqueName(t, "key"))
 			for i := range 3 {
-				if wait, err := l.Acquire(ctx, dest, tc.limits); wait != 0 || err != nil {
+				if wait, err := l.Acquire(ctx, budget); wait != 0 || err != nil {
 					t.Fatalf("slot %d: Acquire = %v, %v; want 0, nil", i+1, wait, err)
 				}
 			}
-			if wait, err := l.Acquire(ctx, dest, tc.limits); err != nil || wait <= tc.min || wait > tc.max {
+			if wait, err := l.Acquire(ctx, budget); err != nil || wait <= tc.min || wait > tc.max {
 				t.Errorf("slot 4: Acquire = %v, %v; want a wait in (%v, %v]", wait, err, tc.min, tc.max)
 			}
 		})
@@ -135,17 +163,22 @@ func testReplicas(t *testing.T, b backend) {
 		t.Skip("takes about 6 s per case")
 	}
 	const replicas, workers, calls = 3, 2, 31
+	perSecond, per3s := ratelimit.Limit{Count: 6, Window: time.Second}, ratelimit.Limit{Count: 15, Window: 3 * time.Second}
 	tests := []struct {
 		name   string
-		limits []ratelimit.Limit
+		budget func(key string) ratelimit.Budget
 	}{
-		{name: "one limit", limits: []ratelimit.Limit{{Count: 15, Window: 3 * time.Second}}},
-		{name: "two limits", limits: []ratelimit.Limit{{Count: 6, Window: time.Second}, {Count: 15, Window: 3 * time.Second}}},
+		{name: "one limit", budget: func(key string) ratelimit.Budget { return keyBudget(key, per3s) }},
+		{name: "two limits", budget: func(key string) ratelimit.Budget { return keyBudget(key, perSecond, per3s) }},
+		{name: "the key's and the destination's", budget: func(key string) ratelimit.Budget {
+			return ratelimit.Budget{Key: key, KeyLimits: []ratelimit.Limit{per3s}, Destination: "shop-eu", Limits: []ratelimit.Limit{perSecond}}
+		}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			dest := testenv.UniqueName(t, "dest")
+			budget := tc.budget(testenv.UniqueName(t, "key"))
+			limits := slices.Concat(budget.KeyLimits, budget.Limits)
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			var (
@@ -158,7 +191,7 @@ func testReplicas(t *testing.T, b backend) {
 				for range workers {
 					wg.Go(func() {
 						for {
-							_, err := l.Wait(ctx, dest, tc.limits)
+							_, err := l.Wait(ctx, budget)
 							now := time.Now()
 							if err != nil {
 								if !errors.Is(err, context.Canceled) {
@@ -183,7 +216,7 @@ func testReplicas(t *testing.T, b backend) {
 				t.Fatalf("%d calls in a minute; want %d", len(times), calls)
 			}
 			slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
-			for _, lim := range tc.limits {
+			for _, lim := range limits {
 				for i := 0; i+lim.Count < len(times); i++ {
 					if gap := times[i+lim.Count].Sub(times[i]); gap < lim.Window {
 						t.Errorf("calls %d to %d lie within %v: a window of %v holds %d calls, more than %d",
@@ -191,7 +224,7 @@ func testReplicas(t *testing.T, b backend) {
 					}
 				}
 			}
-			span, shortest := times[len(times)-1].Sub(times[0]), shortestSpan(calls, tc.limits)
+			span, shortest := times[len(times)-1].Sub(times[0]), shortestSpan(calls, limits)
 			t.Logf("%d calls in %v; the limits allow them in %v at the fastest: %.1f%%",
 				calls, span, shortest, 100*shortest.Seconds()/span.Seconds())
 			if span*9 > shortest*10 {
@@ -212,13 +245,119 @@ func shortestSpan(n int, limits []ratelimit.Limit) time.Duration {
 	return span
 }
 
+// testSharedKey lets eight workers on two replicas try, all at once, to take slots for two
+// destinations of one key: 7 per minute for the key, 5 per minute for each destination.
+// Nothing leaves the windows during the test, so exactly 7 slots are taken, at most 5 per
+// destination, and the logs hold exactly those.
+func testSharedKey(t *testing.T, b backend) {
+	const keyCount, destCount, triesPerWorker = 7, 5, 10
+	key := testenv.UniqueName(t, "key")
+	budget := func(dest string) ratelimit.Budget {
+		return ratelimit.Budget{
+			Key:         key,
+			KeyLimits:   []ratelimit.Limit{{Count: keyCount, Window: time.Minute}},
+			Destination: dest,
+			Limits:      []ratelimit.Limit{{Count: destCount, Window: time.Minute}},
+		}
+	}
+	dests := []string{"shop-eu", "shop-us"}
+	var (
+		mu    sync.Mutex
+		taken = map[string]int{}
+		wg    sync.WaitGroup
+	)
+	ctx := context.Background()
+	for range 2 {
+		l := newLimiter(t, b.client(t), ratelimit.Options{})
+		for _, dest := range dests {
+			for range 2 {
+				wg.Go(func() {
+					for range triesPerWorker {
+						wait, err := l.Acquire(ctx, budget(dest))
+						if err != nil {
+							t.Errorf("Acquire for %s: %v", dest, err)
+							return
+						}
+						if wait == 0 {
+							mu.Lock()
+							taken[dest]++
+							mu.Unlock()
+						}
+					}
+				})
+			}
+		}
+	}
+	wg.Wait()
+	if total := taken[dests[0]] + taken[dests[1]]; total != keyCount {
+		t.Errorf("%d slots taken for the key (%v); want its %d", total, taken, keyCount)
+	}
+	client := b.client(t)
+	prefix := ratelimit.DefaultKeyPrefix + "{" + key + "}"
+	if n := client.ZCard(ctx, prefix+":log").Val(); n != keyCount {
+		t.Errorf("the key's log holds %d slots; want %d", n, keyCount)
+	}
+	for _, dest := range dests {
+		if taken[dest] > destCount {
+			t.Errorf("%d slots taken for %s; want at most its %d", taken[dest], dest, destCount)
+		}
+		if n := client.ZCard(ctx, prefix+":dest:"+dest+":log").Val(); n != int64(taken[dest]) {
+			t.Errorf("the log of %s holds %d slots; want the %d taken", dest, n, taken[dest])
+		}
+	}
+}
+
+// testBothOrNeither checks, through the documented logs, that a try either records its
+// slot in the key's log and in the destination's, or in neither, whichever window refuses.
+func testBothOrNeither(t *testing.T, b backend) {
+	ctx := context.Background()
+	client := b.client(t)
+	l := newLimiter(t, client, ratelimit.Options{})
+	key := testenv.UniqueName(t, "key")
+	prefix := ratelimit.DefaultKeyPrefix + "{" + key + "}"
+	budget := func(dest string, count int) ratelimit.Budget {
+		return ratelimit.Budget{
+			Key:         key,
+			KeyLimits:   []ratelimit.Limit{{Count: 2, Window: time.Minute}},
+			Destination: dest,
+			Limits:      []ratelimit.Limit{{Count: count, Window: time.Minute}},
+		}
+	}
+	steps := []struct {
+		name             string
+		budget           ratelimit.Budget
+		slot             bool
+		keyLog, a, bLogs int64 // what the logs hold after the step
+	}{
+		{name: "both have room", budget: budget("a", 1), slot: true, keyLog: 1, a: 1},
+		{name: "the destination is full", budget: budget("a", 1), keyLog: 1, a: 1},
+		{name: "both have room again", budget: budget("b", 5), slot: true, keyLog: 2, a: 1, bLogs: 1},
+		{name: "the key is full", budget: budget("b", 5), keyLog: 2, a: 1, bLogs: 1},
+	}
+	for _, s := range steps {
+		wait, err := l.Acquire(ctx, s.budget)
+		if err != nil || (wait == 0) != s.slot {
+			t.Fatalf("%s: Acquire = %v, %v; want a slot: %v", s.name, wait, err, s.slot)
+		}
+		got := []int64{
+			client.ZCard(ctx, prefix+":log").Val(),
+			client.ZCard(ctx, prefix+":dest:a:log").Val(),
+			client.ZCard(ctx, prefix+":dest:b:log").Val(),
+		}
+		if want := []int64{s.keyLog, s.a, s.bLogs}; !slices.Equal(got, want) {
+			t.Errorf("%s: the logs of the key, a and b hold %v slots; want %v", s.name, got, want)
+		}
+	}
+}
+
 // testCooldown checks on the Redis clock that replicas wait out another replica's
-// cool-down: a slot taken by Wait after Cooldown(d) lies at least d after the moment
-// just before Cooldown was called.
+// cool-down of the key, whatever destination of the key they take slots for: a slot
+// taken by Wait after Cooldown(d) lies at least d after the moment just before Cooldown
+// was called.
 func testCooldown(t *testing.T, b backend) {
 	const d = time.Second
 	ctx := context.Background()
-	dest := testenv.UniqueName(t, "dest")
+	key := testenv.UniqueName(t, "key")
 	limits := []ratelimit.Limit{{Count: 100, Window: time.Second}}
 	client := b.client(t)
 	imposer := newLimiter(t, client, ratelimit.Options{})
@@ -226,14 +365,15 @@ func testCooldown(t *testing.T, b backend) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := imposer.Cooldown(ctx, dest, d); err != nil {
+	if err := imposer.Cooldown(ctx, key, d); err != nil {
 		t.Fatalf("Cooldown: %v", err)
 	}
 	var wg sync.WaitGroup
-	for range 2 {
+	for _, dest := range []string{"shop-eu", "shop-us"} {
 		replica := newLimiter(t, b.client(t), ratelimit.Options{})
 		wg.Go(func() {
-			if _, err := replica.Wait(ctx, dest, limits); err != nil {
+			budget := ratelimit.Budget{Key: key, KeyLimits: limits, Destination: dest, Limits: limits}
+			if _, err := replica.Wait(ctx, budget); err != nil {
 				t.Errorf("Wait: %v", err)
 				return
 			}
@@ -243,25 +383,180 @@ func testCooldown(t *testing.T, b backend) {
 				return
 			}
 			if got := after.Sub(before); got < d {
-				t.Errorf("Wait returned a slot %v after the cool-down of %v began", got, d)
+				t.Errorf("Wait for %s returned a slot %v after the cool-down of %v began", dest, got, d)
 			}
 		})
 	}
 	wg.Wait()
 
 	t.Run("a shorter cool-down does not shorten a longer one", func(t *testing.T) {
-		dest := testenv.UniqueName(t, "dest")
-		if err := imposer.Cooldown(ctx, dest, time.Hour); err != nil {
+		key := testenv.UniqueName(t, "key")
+		if err := imposer.Cooldown(ctx, key, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		if err := imposer.Cooldown(ctx, dest, time.Second); err != nil {
+		if err := imposer.Cooldown(ctx, key, time.Second); err != nil {
 			t.Fatal(err)
 		}
 		other := newLimiter(t, b.client(t), ratelimit.Options{})
-		if wait, err := other.Acquire(ctx, dest, limits); err != nil || wait <= time.Minute {
+		if wait, err := other.Acquire(ctx, keyBudget(key, limits...)); err != nil || wait <= time.Minute {
 			t.Errorf("Acquire = %v, %v; want the rest of the hour", wait, err)
 		}
 	})
+}
+
+// testRecoveredEndsEscalation checks that 429s in a row double the cool-down, and that a
+// success reported by any replica that saw a 429 brings the next one back to
+// CooldownBase. Throttled returns the cool-down's exact length, as the script computes it
+// from one reading of the Redis clock.
+func testRecoveredEndsEscalation(t *testing.T, b backend) {
+	const base = 100 * time.Millisecond
+	opts := ratelimit.Options{CooldownBase: base, CooldownMax: time.Minute}
+	ctx := context.Background()
+	key := testenv.UniqueName(t, "key")
+	budget := keyBudget(key, ratelimit.Limit{Count: 1000, Window: time.Second})
+	one, two := newLimiter(t, b.client(t), opts), newLimiter(t, b.client(t), opts)
+	type step struct {
+		name string
+		l    *ratelimit.Limiter
+		op   string // "429", "2xx"
+		want time.Duration
+	}
+	steps := []step{
+		{name: "first 429", l: one, op: "429", want: base},
+		{name: "429 with no success since", l: one, op: "429", want: 2 * base},
+		{name: "429 from another replica", l: two, op: "429", want: 4 * base},
+		{name: "success", l: one, op: "2xx"},
+		{name: "429 after a success", l: two, op: "429", want: base},
+		{name: "429 with no success since", l: one, op: "429", want: 2 * base},
+		{name: "success on the other replica", l: two, op: "2xx"},
+		{name: "429 after its success", l: one, op: "429", want: base},
+	}
+	for _, s := range steps {
+		switch s.op {
+		case "2xx":
+			if err := s.l.Recovered(ctx, key); err != nil {
+				t.Fatalf("%s: Recovered: %v", s.name, err)
+			}
+		case "429":
+			// Wait out the current cool-down, as a caller does before its next call.
+			if _, err := s.l.Wait(ctx, budget); err != nil {
+				t.Fatalf("%s: Wait: %v", s.name, err)
+			}
+			if got, err := s.l.Throttled(ctx, key, 0); err != nil || got != s.want {
+				t.Fatalf("%s: Throttled = %v, %v; want %v, nil", s.name, got, err, s.want)
+			}
+		}
+	}
+}
+
+// fakeTrustpilot answers calls like Trustpilot's quota: at most limit accepted calls in
+// any window of its length, 429 past that. It records when it accepted each call.
+type fakeTrustpilot struct {
+	limit  int
+	window time.Duration
+
+	mu       sync.Mutex
+	accepted []time.Time // oldest first
+	inWindow int         // index in accepted of the oldest call still in the window
+	refused  int
+}
+
+// call reports whether the fake accepts a call now.
+func (f *fakeTrustpilot) call() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	for f.inWindow < len(f.accepted) && now.Sub(f.accepted[f.inWindow]) >= f.window {
+		f.inWindow++
+	}
+	if len(f.accepted)-f.inWindow >= f.limit {
+		f.refused++
+		return false
+	}
+	f.accepted = append(f.accepted, now)
+	return true
+}
+
+// testLearnedCapConverges runs two replicas of two workers each against a fake
+// Trustpilot that accepts half of the key's budget (another application spends the rest):
+// each worker calls Wait, calls the fake, and reports the answer with Throttled or
+// Recovered, like the consumer. Without the learned cap every cool-down (20ms here) would
+// end in a burst and a 429, about 50 a second; with it the key settles just below the
+// real limit with about one 429 event per window. The test counts: 429s stay below a
+// tenth of the accepted calls, the learned cap ends between 80% and 110% of the real
+// limit, and after the first two windows the accepted calls come at 70% of the real limit
+// or more (every window of the fake holds at most its limit, by construction).
+func testLearnedCapConverges(t *testing.T, b backend) {
+	if testing.Short() {
+		t.Skip("takes about 8 s")
+	}
+	const (
+		window    = time.Second
+		realLimit = 100 // the fake's limit per window
+		windows   = 8   // the run ends when the fake has accepted realLimit*windows calls
+	)
+	opts := ratelimit.Options{Margin: 10 * time.Millisecond, CooldownBase: 20 * time.Millisecond, CooldownMax: time.Second, CapWindow: window}
+	key := testenv.UniqueName(t, "key")
+	budget := keyBudget(key, ratelimit.Limit{Count: 2 * realLimit, Window: window})
+	fake := &fakeTrustpilot{limit: realLimit, window: window}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		l := newLimiter(t, b.client(t), opts)
+		for range 2 {
+			wg.Go(func() {
+				for {
+					if _, err := l.Wait(ctx, budget); err != nil {
+						if !errors.Is(err, context.Canceled) {
+							t.Errorf("Wait: %v", err)
+						}
+						return
+					}
+					var err error
+					if fake.call() {
+						err = l.Recovered(ctx, key)
+					} else {
+						_, err = l.Throttled(ctx, key, 0)
+					}
+					if err != nil && !errors.Is(err, context.Canceled) {
+						t.Errorf("reporting the answer: %v", err)
+					}
+					fake.mu.Lock()
+					done := len(fake.accepted) >= realLimit*windows
+					fake.mu.Unlock()
+					if done {
+						cancel()
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	fake.mu.Lock()
+	accepted, refused := fake.accepted, fake.refused
+	fake.mu.Unlock()
+	if len(accepted) < realLimit*windows {
+		t.Fatalf("the fake accepted %d calls in a minute; want %d", len(accepted), realLimit*windows)
+	}
+	c0, err := b.client(t).HGet(context.Background(), ratelimit.DefaultKeyPrefix+"{"+key+"}:cooldown", "cap").Int()
+	if err != nil {
+		t.Fatalf("read the learned cap: %v", err)
+	}
+	steady := accepted[2*realLimit:]
+	span := steady[len(steady)-1].Sub(steady[0])
+	rate := float64(len(steady)-1) / span.Seconds() * window.Seconds()
+	t.Logf("%d calls accepted, %d refused (%.1f%%); learned cap %d; %.0f accepted per window after the first two (the real limit is %d)",
+		len(accepted), refused, 100*float64(refused)/float64(len(accepted)), c0, rate, realLimit)
+	if refused*10 > len(accepted) {
+		t.Errorf("%d calls refused for %d accepted; want at most a tenth", refused, len(accepted))
+	}
+	if c0*10 < realLimit*8 || c0*10 > realLimit*11 {
+		t.Errorf("learned cap %d; want between 80%% and 110%% of the real limit %d", c0, realLimit)
+	}
+	if rate < 0.7*realLimit {
+		t.Errorf("%.0f calls accepted per window after the first two; want at least 70%% of the real limit %d", rate, realLimit)
+	}
 }
 
 func testContextEnds(t *testing.T, b backend) {
@@ -289,9 +584,9 @@ func testContextEnds(t *testing.T, b backend) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			dest := testenv.UniqueName(t, "dest")
+			budget := keyBudget(testenv.UniqueName(t, "key"), limits...)
 			if tc.full {
-				if wait, err := l.Acquire(context.Background(), dest, limits); wait != 0 || err != nil {
+				if wait, err := l.Acquire(context.Background(), budget); wait != 0 || err != nil {
 					t.Fatalf("Acquire = %v, %v; want 0, nil", wait, err)
 				}
 			}
@@ -299,7 +594,7 @@ func testContextEnds(t *testing.T, b backend) {
 			defer cancel()
 			done := make(chan error, 1)
 			go func() {
-				_, err := l.Wait(ctx, dest, limits)
+				_, err := l.Wait(ctx, budget)
 				done <- err
 			}()
 			select {
@@ -312,7 +607,7 @@ func testContextEnds(t *testing.T, b backend) {
 			}
 			if !tc.full {
 				// No slot was taken: the budget of one is still there.
-				if wait, err := l.Acquire(context.Background(), dest, limits); wait != 0 || err != nil {
+				if wait, err := l.Acquire(context.Background(), budget); wait != 0 || err != nil {
 					t.Errorf("Acquire after a cancelled Wait = %v, %v; want 0, nil", wait, err)
 				}
 			}
@@ -320,50 +615,104 @@ func testContextEnds(t *testing.T, b backend) {
 	}
 }
 
-func testUnavailable(t *testing.T, b backend) {
+// testUnlimited checks that budgets with no enforced window, and Recovered on a key this
+// process saw no 429 for, never ask Redis: against a stopped server they still succeed.
+func testUnlimited(t *testing.T, b backend) {
+	client, stop := b.private(t)
+	l := newLimiter(t, client, ratelimit.Options{})
+	stop()
+	ctx := context.Background()
+	huge := []ratelimit.Limit{{Count: ratelimit.Unlimited, Window: 5 * time.Minute}, {Count: 1 << 40, Window: time.Hour}}
+	budgets := []struct {
+		name   string
+		budget ratelimit.Budget
+	}{
+		{name: "no windows", budget: ratelimit.Budget{Key: "k1"}},
+		{name: "windows of Unlimited or more", budget: ratelimit.Budget{Key: "k1", KeyLimits: huge, Destination: "shop-eu", Limits: huge[:1]}},
+	}
+	for _, tc := range budgets {
+		t.Run(tc.name, func(t *testing.T) {
+			if !tc.budget.Unlimited() {
+				t.Errorf("Budget.Unlimited() = false; want true")
+			}
+			if wait, err := l.Acquire(ctx, tc.budget); wait != 0 || err != nil {
+				t.Errorf("Acquire = %v, %v; want 0, nil", wait, err)
+			}
+			if wait, err := l.Wait(ctx, tc.budget); wait > time.Second || err != nil {
+				t.Errorf("Wait = %v, %v; want nil at once", wait, err)
+			}
+		})
+	}
+	t.Run("Recovered with no 429 seen", func(t *testing.T) {
+		if err := l.Recovered(ctx, "k1"); err != nil {
+			t.Errorf("Recovered = %v; want nil", err)
+		}
+	})
+}
+
+// testRedisErrors checks the classification of Redis errors: a stopped server is
+// ErrUnavailable for every call (Recovered included, which then keeps the key to try
+// again), and keys of another type under the prefix are ErrRedis (an operator must
+// remove them), never ErrUnavailable.
+func testRedisErrors(t *testing.T, b backend) {
 	limits := []ratelimit.Limit{{Count: 10, Window: time.Second}}
 	calls := []struct {
 		name string
 		call func(context.Context, *ratelimit.Limiter, string) error
 	}{
-		{name: "Wait", call: func(ctx context.Context, l *ratelimit.Limiter, dest string) error {
-			_, err := l.Wait(ctx, dest, limits)
+		{name: "Wait", call: func(ctx context.Context, l *ratelimit.Limiter, key string) error {
+			_, err := l.Wait(ctx, ratelimit.Budget{Key: key, KeyLimits: limits, Destination: "shop-eu", Limits: limits})
 			return err
 		}},
-		{name: "Acquire", call: func(ctx context.Context, l *ratelimit.Limiter, dest string) error {
-			_, err := l.Acquire(ctx, dest, limits)
+		{name: "Acquire", call: func(ctx context.Context, l *ratelimit.Limiter, key string) error {
+			_, err := l.Acquire(ctx, keyBudget(key, limits...))
 			return err
 		}},
-		{name: "Cooldown", call: func(ctx context.Context, l *ratelimit.Limiter, dest string) error {
-			return l.Cooldown(ctx, dest, time.Second)
+		{name: "Cooldown", call: func(ctx context.Context, l *ratelimit.Limiter, key string) error {
+			return l.Cooldown(ctx, key, time.Second)
 		}},
-		{name: "Throttled", call: func(ctx context.Context, l *ratelimit.Limiter, dest string) error {
-			_, err := l.Throttled(ctx, dest, 0)
+		{name: "Throttled", call: func(ctx context.Context, l *ratelimit.Limiter, key string) error {
+			_, err := l.Throttled(ctx, key, 0)
 			return err
+		}},
+		// Each limiter reported a 429 on the key before the failure, so Recovered asks Redis.
+		{name: "Recovered", call: func(ctx context.Context, l *ratelimit.Limiter, key string) error {
+			return l.Recovered(ctx, key)
+		}},
+		{name: "Recovered again", call: func(ctx context.Context, l *ratelimit.Limiter, key string) error {
+			return l.Recovered(ctx, key)
 		}},
 	}
 	ctx := context.Background()
 	client, stop := b.private(t)
 	down := newLimiter(t, client, ratelimit.Options{})
+	if _, err := down.Throttled(ctx, "k1", 0); err != nil {
+		t.Fatal(err)
+	}
 	stop()
-	// Keys of another type make every script fail on a live server.
+	// Keys of another type make every script, and HDEL, fail on a live server.
 	shared := b.client(t)
 	wrong := newLimiter(t, shared, ratelimit.Options{})
-	clash := testenv.UniqueName(t, "dest")
-	for _, suffix := range []string{":log", ":cooldown"} {
+	clash := testenv.UniqueName(t, "key")
+	if _, err := wrong.Throttled(ctx, clash, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{":log", ":cooldown", ":dest:shop-eu:log"} {
 		if err := shared.Set(ctx, ratelimit.DefaultKeyPrefix+"{"+clash+"}"+suffix, "x", time.Minute).Err(); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for _, c := range calls {
 		t.Run(c.name+" with Redis down", func(t *testing.T) {
-			if err := c.call(ctx, down, "shop-eu"); !errors.Is(err, ratelimit.ErrUnavailable) {
+			if err := c.call(ctx, down, "k1"); !errors.Is(err, ratelimit.ErrUnavailable) || errors.Is(err, ratelimit.ErrRedis) {
 				t.Errorf("got %v; want ErrUnavailable", err)
 			}
 		})
+	}
+	for _, c := range calls {
 		t.Run(c.name+" on a key of another type", func(t *testing.T) {
-			if err := c.call(ctx, wrong, clash); !errors.Is(err, ratelimit.ErrUnavailable) {
-				t.Errorf("got %v; want ErrUnavailable", err)
+			if err := c.call(ctx, wrong, clash); !errors.Is(err, ratelimit.ErrRedis) || errors.Is(err, ratelimit.ErrUnavailable) {
+				t.Errorf("got %v; want ErrRedis", err)
 			}
 		})
 	}

@@ -1,16 +1,23 @@
-// Package ratelimit shares each destination's call budgets between every consumer replica
-// through Redis, as sliding windows: Limit{Count: N, Window: W} means at most N calls in any
-// window of length W, however the calls are spread over replicas (DESIGN.md, consumer
-// promises 6, 7 and 10).
+// Package ratelimit shares the call budgets of Trustpilot API keys and of destinations
+// between every consumer replica through Redis, as sliding windows: Limit{Count: N,
+// Window: W} means at most N calls in any window of length W, however the calls are
+// spread over replicas (DESIGN.md, consumer promises 6, 7 and 10).
 //
-// A caller takes a slot with Wait (or one try with Acquire) right before each call to
-// Trustpilot, and reports a 429 with Throttled (or imposes a pause with Cooldown).
+// Trustpilot counts calls per API key, and one key often serves several destinations
+// (business units). So a call counts against a Budget: its key's windows (KeyLimits),
+// shared by every destination of the key, and its destination's own windows (Limits).
+// A caller takes a slot with Acquire (one try) or Wait right before each call, reports
+// every 429 with Throttled and every success with Recovered, and may impose a pause with
+// Cooldown. Cool-downs, their escalation and the learned cap belong to the key.
 //
 // Invariants:
-//   - Exact sliding windows. One Lua script per try reads the Redis server clock (TIME),
-//     checks every limit and the cool-down, and takes the slot or not, atomically. So among
-//     any N+1 slots of one destination under Limit{N, W}, the first and the last are at
-//     least W+Margin apart on the Redis clock, whatever the number of replicas. (GCRA, as in
+//   - Exact sliding windows, key and destination together. One Lua script per try reads
+//     the Redis server clock (TIME), checks every window of the key, the key's learned cap
+//     and cool-down, and every window of the destination, and takes the slot in the key's
+//     log and in the destination's log, or in neither, atomically. So among any N+1 slots
+//     of one key (of any of its destinations) under a key Limit{N, W}, and among any N+1
+//     slots of one destination under its Limit{N, W}, the first and the last are at least
+//     W+Margin apart on the Redis clock, whatever the number of replicas. (GCRA, as in
 //     redis_rate, does not give this: with a burst of N it admits about 2N in one window.)
 //   - Margin. Trustpilot counts a call when it arrives; the limiter, when the slot is taken.
 //     If the delays from slot to arrival of two calls differ by less than Margin, their
@@ -20,27 +27,66 @@
 //     (0.08% of a 5-minute window, 0.007% of an hour). Take the slot just before sending,
 //     after any token mint, so that the delay stays short.
 //   - Used as fully as allowed. A try that finds no room returns the exact time until the
-//     oldest slot of the fullest window leaves it (or the cool-down ends); Wait sleeps that
-//     long plus a random jitter below Options.Jitter and tries again. A destination that
-//     always has callers waiting gets N slots per W+Margin, minus the wake-up latency.
+//     oldest slot of the fullest window leaves it, the learned cap grows by one, or the
+//     cool-down ends, whichever binds; Wait sleeps that long plus a random jitter below
+//     Options.Jitter and tries again. A budget that always has callers waiting gets N
+//     slots per W+Margin, minus the wake-up latency.
+//   - Unlimited means no Redis. A Limit whose Count is Unlimited (1,000,000) or more is not
+//     enforced: Acquire drops it before the script, whatever its Window. A Budget with no
+//     enforced Limit left (Budget.Unlimited) gets 0 at once without a Redis call, so
+//     neither the key's cool-down nor its learned cap holds it back: they act only
+//     through the key's windows, and a key that must honour 429s needs one.
 //   - Server clock only. Replicas never compare their own clocks. Slot times only grow: if
-//     the Redis clock steps back, new slots are stamped just after the newest one, which
-//     can only delay slots, never admit extra ones.
+//     the Redis clock steps back, new slots are stamped just after the newest one of both
+//     logs, which can only delay slots, never admit extra ones.
 //   - No call without a decision. Every error means "do not call": ErrUnavailable when
-//     Redis fails (the caller retries later), ErrInvalid for bad arguments, ctx.Err() when
-//     the caller gives up. A try cut short may have taken a slot that is then unused; the
-//     limiter errs towards fewer calls, never more.
-//   - Cool-downs apply to every replica and only grow: a new cool-down that ends earlier
-//     than the current one changes nothing. While one lasts, no slot is taken.
-//   - Keys. Per destination D: "<KeyPrefix>{D}:log", a sorted set of the slots of the
-//     longest window (plus Margin), and "<KeyPrefix>{D}:cooldown", a hash with the
-//     cool-down's end ("until", server microseconds) and the count of exponential steps
-//     ("strikes"). Both carry the hash tag {D}, so the scripts run on Redis Cluster. Both
-//     expire once they no longer matter: the log after its longest window plus Margin, the
-//     cool-down CooldownMax after it ends. Correctness never depends on expiry.
-//   - Same limits everywhere. Every replica must pass the same limits for a destination
-//     (they come from one activation file): a try forgets the slots older than its own
-//     longest window.
+//     Redis cannot serve for now (rediserr.Unavailable: network, timeout, failover,
+//     LOADING, BUSY...; the caller retries later), ErrRedis when Redis answers an error
+//     that needs an operator (NOAUTH, WRONGPASS, NOPERM, OOM, WRONGTYPE, a failing
+//     script), ErrInvalid for bad arguments, ctx.Err() when the caller gives up. A try cut
+//     short may have taken a slot that is then unused; the limiter errs towards fewer
+//     calls, never more.
+//   - Cool-downs belong to the key, apply to every replica and every destination of the
+//     key, and only grow: a new cool-down that ends earlier than the current one changes
+//     nothing. While one lasts, no slot of the key is taken.
+//   - A success ends the escalation. A 429 without Retry-After outside a cool-down cools
+//     the key down for Options.CooldownBase times 2^strikes (at most CooldownMax) and adds
+//     a strike; Recovered, called after every 2xx, clears the strikes, so isolated 429s
+//     (a success in between) always get CooldownBase and only 429s in a row escalate.
+//     Strikes are also forgotten once CooldownMax has passed after a cool-down ended
+//     (the replica that saw the 429 may never succeed on that key). Recovered costs no
+//     Redis round trip unless this process reported a 429 on the key since its last
+//     Recovered for it (an in-process set, guarded by a mutex); then one HDEL.
+//   - Learned cap. When another application spends the same key, Trustpilot's real limit
+//     is below KeyLimits and 429s come back after every cool-down. So each 429 without
+//     Retry-After outside a cool-down also caps the key, AIMD-style, from the key's log:
+//     with n the key's slots in the last CapWindow+Margin (n > 0), the cap becomes
+//     c0 = max(1, floor(9n/10)), set at t0 -- unless a cap was set less than CapWindow
+//     ago and n is at least its c0 (the cut has not been regained yet: 429s meanwhile,
+//     from calls in flight or chance, do not compound it). The cap then holds as one more
+//     limit on the key's log: at time t at most floor(c0*(8+2^x)/9) slots in any
+//     CapWindow+Margin, x = (t-t0)/CapWindow. It regains the cut (10/9 of c0, about n)
+//     after one CapWindow and grows ever faster after that: +3/9 of c0 after two windows,
+//     +7/9 after three, doubling each window, so a deep cut from a transient squeeze is
+//     undone within a few windows (from 1 to 1000 slots in about 13). After 24 windows it is
+//     above Unlimited and void. Under a steady squeeze this converges: the key runs between
+//     9/10 of the real limit and the real limit, with about one 429 (plus the calls in
+//     flight then) per CapWindow instead of one after every cool-down. Strikes and the
+//     cap are separate: Recovered ends the escalation but leaves the cap to grow back.
+//   - Keys. Per API key K (Budget.Key, a hash of the key) and destination D:
+//     "<KeyPrefix>{K}:log", a sorted set of the key's slots (scored in server
+//     microseconds) over its longest window and at least CapWindow, plus Margin;
+//     "<KeyPrefix>{K}:dest:D:log", the same for D's own windows, only when D has one;
+//     "<KeyPrefix>{K}:cooldown", a hash with the cool-down's end ("until", server
+//     microseconds), the exponential steps ("strikes"), and the learned cap ("cap", and
+//     "cap_at" in server microseconds). All carry the hash tag {K}, so the scripts run on
+//     Redis Cluster. Each expires once it no longer matters: a log after its longest
+//     window plus Margin, the cool-down CooldownMax after it ends or 24 CapWindows after
+//     its cap was set, whichever is later. Correctness never depends on expiry.
+//   - Same limits everywhere. Every replica must pass the same KeyLimits for a key (for
+//     every destination of it) and the same Limits for a destination, and use the same
+//     KeyPrefix, Margin and CapWindow (they come from one activation file): a try forgets
+//     the slots older than its own longest window.
 //
 // It needs Redis 5 or later (scripts replicate their effects, so a script may read TIME
 // before writing).

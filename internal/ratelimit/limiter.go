@@ -4,9 +4,9 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,20 +18,26 @@ var (
 	acquireScript = redis.NewScript(acquireLua)
 )
 
-// Limit is one budget of a destination: at most Count calls in any window of length
-// Window, e.g. Limit{Count: 833, Window: 5 * time.Minute}.
+// Limit is one window of a budget: at most Count calls in any window of length Window,
+// e.g. Limit{Count: 833, Window: 5 * time.Minute}.
 type Limit struct {
-	// Count is how many calls any window may hold. From 1 to math.MaxInt32.
+	// Count is how many calls any window may hold: from 1 to Unlimited-1. Unlimited or
+	// more means no limit: Acquire drops the Limit without asking Redis.
 	Count int
-	// Window is the length of the sliding window. At least 1ms.
+	// Window is the length of the sliding window. At least 1ms when Count is enforced.
 	Window time.Duration
 }
 
-// Limiter shares the budgets of destinations between every process that uses the same
-// Redis and Options. It is safe for concurrent use.
+// Limiter shares the budgets of API keys and destinations between every process that
+// uses the same Redis and Options. It is safe for concurrent use.
 type Limiter struct {
 	client redis.UniversalClient
 	opts   Options
+
+	mu sync.Mutex
+	// escalated holds the keys for which this process reported a 429 whose escalation no
+	// success has ended yet: only for them does Recovered ask Redis.
+	escalated map[string]struct{}
 }
 
 // New returns a Limiter that keeps its state in client's Redis. It fails with ErrInvalid
@@ -41,23 +47,26 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Limiter{client: client, opts: opts}, nil
+	return &Limiter{client: client, opts: opts, escalated: make(map[string]struct{})}, nil
 }
 
-// Wait blocks until it takes a slot of destination's budget under every limit, then
-// returns how long it waited; the caller may then make one call. It sleeps until the
-// earliest time a slot may be free (the oldest call of a full window leaves it, or the
-// destination's cool-down ends), plus up to Options.Jitter, and asks again.
+// Wait blocks until it takes a slot of b under every enforced limit of its key and its
+// destination, then returns how long it waited; the caller may then make one call. It
+// sleeps until the earliest time a slot may be free (the oldest call of a full window
+// leaves it, the key's learned cap grows, or the key's cool-down ends), plus up to
+// Options.Jitter, and asks again. An unlimited budget (b.Unlimited(), or every Count
+// Unlimited or more) returns 0 at once without asking Redis.
 //
-// When ctx ends first, Wait returns ctx.Err() without a slot. Errors wrap ErrUnavailable
-// (Redis failed: do not call) or ErrInvalid (bad arguments).
-func (l *Limiter) Wait(ctx context.Context, destination string, limits []Limit) (time.Duration, error) {
+// When ctx ends first, Wait returns ctx.Err() without a slot. Other errors wrap
+// ErrUnavailable (Redis cannot serve for now: do not call, retry later), ErrRedis (Redis
+// needs an operator: do not call) or ErrInvalid (bad arguments).
+func (l *Limiter) Wait(ctx context.Context, b Budget) (time.Duration, error) {
 	start := time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
 			return time.Since(start), err
 		}
-		wait, err := l.Acquire(ctx, destination, limits)
+		wait, err := l.Acquire(ctx, b)
 		if err != nil || wait == 0 {
 			return time.Since(start), err
 		}
@@ -67,47 +76,106 @@ func (l *Limiter) Wait(ctx context.Context, destination string, limits []Limit) 
 	}
 }
 
-// Acquire tries once to take a slot of destination's budget under every limit. It returns
-// 0 when it took one, else how long until one may be free (the destination's cool-down
-// included), having taken nothing. Errors are those of Wait.
-func (l *Limiter) Acquire(ctx context.Context, destination string, limits []Limit) (time.Duration, error) {
-	if err := checkDestination(destination); err != nil {
+// Acquire tries once to take a slot of b: one script run checks the key's limits, the
+// key's learned cap and cool-down, and the destination's limits, and takes the slot in
+// the key's log and in the destination's log, or in neither. It returns 0 when it took
+// one, else how long until one may be free, having taken nothing. An unlimited budget
+// returns 0 at once without asking Redis. Errors are those of Wait.
+func (l *Limiter) Acquire(ctx context.Context, b Budget) (time.Duration, error) {
+	keys, args, err := l.plan(b)
+	if err != nil || keys == nil {
 		return 0, err
 	}
-	if len(limits) == 0 {
-		return 0, fmt.Errorf("%w: no limits for destination %q; pass at least one Limit", ErrInvalid, destination)
-	}
-	args := make([]any, 1, 1+2*len(limits))
-	args[0] = l.opts.Margin.Microseconds()
-	for i, lim := range limits {
-		if lim.Count < 1 || lim.Count > math.MaxInt32 || lim.Window < time.Millisecond {
-			return 0, fmt.Errorf("%w: limits[%d] of destination %q is %d per %v; want a Count from 1 to 2^31-1 and a Window of at least 1ms",
-				ErrInvalid, i, destination, lim.Count, lim.Window)
-		}
-		args = append(args, lim.Count, lim.Window.Microseconds())
-	}
-	logKey, cooldownKey := l.keys(destination)
-	wait, err := acquireScript.Run(ctx, l.client, []string{logKey, cooldownKey}, args...).Int64()
+	wait, err := acquireScript.Run(ctx, l.client, keys, args...).Int64()
 	if err != nil {
-		return 0, redisError(ctx, "acquire", destination, err)
+		return 0, redisError(ctx, "acquire", describe(b), err)
 	}
 	return time.Duration(wait) * time.Microsecond, nil
 }
 
-// keys returns the log and the cool-down key of destination. Both carry the destination
-// as hash tag, so one script can use both on Redis Cluster.
-func (l *Limiter) keys(destination string) (log, cooldown string) {
-	tagged := l.opts.KeyPrefix + "{" + destination + "}"
-	return tagged + ":log", tagged + ":cooldown"
+// plan validates b and returns the keys and arguments of acquire.lua, without the limits
+// that are not enforced; nil keys when none is left (no slot is needed).
+func (l *Limiter) plan(b Budget) (keys []string, args []any, err error) {
+	if err := checkKey(b.Key); err != nil {
+		return nil, nil, err
+	}
+	if strings.ContainsAny(b.Destination, "{}") {
+		return nil, nil, fmt.Errorf("%w: destination %q contains '{' or '}'; use the destination's name", ErrInvalid, b.Destination)
+	}
+	keyLimits, err := enforced(b.KeyLimits, "KeyLimits", b)
+	if err != nil {
+		return nil, nil, err
+	}
+	limits, err := enforced(b.Limits, "Limits", b)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(limits) > 0 && b.Destination == "" {
+		return nil, nil, fmt.Errorf("%w: %s has Limits but no Destination; name the destination they belong to", ErrInvalid, describe(b))
+	}
+	if len(keyLimits) == 0 && len(limits) == 0 {
+		return nil, nil, nil
+	}
+	keys = []string{l.keyLog(b.Key), l.cooldownKey(b.Key)}
+	if len(limits) > 0 {
+		keys = append(keys, l.destinationLog(b.Key, b.Destination))
+	}
+	args = make([]any, 0, 3+2*(len(keyLimits)+len(limits)))
+	args = append(args, l.opts.Margin.Microseconds(), l.opts.CapWindow.Microseconds(), len(keyLimits))
+	for _, lim := range append(keyLimits, limits...) {
+		args = append(args, lim.Count, lim.Window.Microseconds())
+	}
+	return keys, args, nil
 }
 
-// checkDestination accepts a non-empty destination without braces, which would change the
-// keys' hash tag.
-func checkDestination(destination string) error {
-	if destination == "" || strings.ContainsAny(destination, "{}") {
-		return fmt.Errorf("%w: destination %q is empty or contains '{' or '}'; use the destination's name", ErrInvalid, destination)
+// enforced returns the limits of ls below Unlimited, or ErrInvalid naming the first that
+// is out of range (field names the list in errors).
+func enforced(ls []Limit, field string, b Budget) ([]Limit, error) {
+	var out []Limit
+	for i, lim := range ls {
+		if lim.Count >= Unlimited {
+			continue
+		}
+		if lim.Count < 1 || lim.Window < time.Millisecond {
+			return nil, fmt.Errorf("%w: %s[%d] of %s is %d per %v; want a Count from 1 (%d or more: no limit) and a Window of at least 1ms",
+				ErrInvalid, field, i, describe(b), lim.Count, lim.Window, Unlimited)
+		}
+		out = append(out, lim)
+	}
+	return out, nil
+}
+
+// The Redis keys of an API key all carry it as hash tag, so that one script can use them
+// on Redis Cluster.
+
+// keyLog is the sorted set of the slots of key, taken by all its destinations.
+func (l *Limiter) keyLog(key string) string { return l.tagged(key) + ":log" }
+
+// cooldownKey is the hash of key's cool-down, escalation and learned cap.
+func (l *Limiter) cooldownKey(key string) string { return l.tagged(key) + ":cooldown" }
+
+// destinationLog is the sorted set of the slots of destination under key.
+func (l *Limiter) destinationLog(key, destination string) string {
+	return l.tagged(key) + ":dest:" + destination + ":log"
+}
+
+func (l *Limiter) tagged(key string) string { return l.opts.KeyPrefix + "{" + key + "}" }
+
+// checkKey accepts a non-empty API key name without braces, which would change the keys'
+// hash tag.
+func checkKey(key string) error {
+	if key == "" || strings.ContainsAny(key, "{}") {
+		return fmt.Errorf("%w: API key %q is empty or contains '{' or '}'; use the key's hash (Budget.Key)", ErrInvalid, key)
 	}
 	return nil
+}
+
+// describe names b in errors.
+func describe(b Budget) string {
+	if b.Destination == "" {
+		return fmt.Sprintf("key %q", b.Key)
+	}
+	return fmt.Sprintf("key %q, destination %q", b.Key, b.Destination)
 }
 
 // sleep waits for d or until ctx ends, returning ctx.Err() in that case.

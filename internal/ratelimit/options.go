@@ -13,14 +13,15 @@ const (
 	DefaultJitter       = 10 * time.Millisecond
 	DefaultCooldownBase = 5 * time.Second
 	DefaultCooldownMax  = 5 * time.Minute
+	DefaultCapWindow    = 5 * time.Minute
 )
 
 // Options configures a Limiter. The zero value of every field means its default; every
-// replica sharing a destination must use the same KeyPrefix and Margin.
+// replica sharing an API key must use the same KeyPrefix, Margin and CapWindow.
 type Options struct {
 	// KeyPrefix starts every Redis key of the limiter. Default DefaultKeyPrefix
-	// ("invitepipe:ratelimit:"). Must not contain '{' or '}': the destination is the
-	// keys' hash tag.
+	// ("invitepipe:ratelimit:"). Must not contain '{' or '}': the API key (Budget.Key) is
+	// the keys' hash tag.
 	KeyPrefix string
 
 	// Margin is added to every window: a limit of N per W lets at most N slots be taken
@@ -37,15 +38,24 @@ type Options struct {
 	Jitter time.Duration
 
 	// CooldownBase is the cool-down Throttled imposes after a 429 without Retry-After
-	// when the destination has had no cool-down for CooldownMax; each further such 429
-	// after a cool-down has ended doubles it. Default DefaultCooldownBase (5s). Must not
-	// be negative.
+	// that ends no escalation: the first since a success on the key (Recovered), or since
+	// CooldownMax has passed after the key's last cool-down ended. Each further such 429
+	// after a cool-down has ended, with no success in between, doubles it. Default
+	// DefaultCooldownBase (5s). Must not be negative.
 	CooldownBase time.Duration
 
 	// CooldownMax caps the cool-downs of Throttled, and is how long after a cool-down
-	// ends the next 429 still counts as consecutive. Default DefaultCooldownMax (5m).
-	// Must not be negative, nor below CooldownBase.
+	// ends the next 429 still escalates when no success was reported meanwhile. Default
+	// DefaultCooldownMax (5m). Must not be negative, nor below CooldownBase.
 	CooldownMax time.Duration
+
+	// CapWindow is the window of the key's learned cap (doc.go, "Learned cap"): a 429
+	// without Retry-After caps the key at 9/10 of the slots it took in the last
+	// CapWindow+Margin, and the cap regains that cut in one CapWindow, then grows ever
+	// faster. The key's log keeps at least CapWindow+Margin of slots. Default
+	// DefaultCapWindow (5m, Trustpilot's shortest window). Must not be negative; at least
+	// 1ms when set.
+	CapWindow time.Duration
 }
 
 // withDefaults returns o with its zero fields set to their defaults, or an error naming
@@ -60,6 +70,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"Jitter", &o.Jitter, DefaultJitter},
 		{"CooldownBase", &o.CooldownBase, DefaultCooldownBase},
 		{"CooldownMax", &o.CooldownMax, DefaultCooldownMax},
+		{"CapWindow", &o.CapWindow, DefaultCapWindow},
 	}
 	for _, d := range durations {
 		if *d.value < 0 {
@@ -73,8 +84,11 @@ func (o Options) withDefaults() (Options, error) {
 		return o, fmt.Errorf("%w: Options.CooldownMax (%v) is below Options.CooldownBase (%v); raise CooldownMax or lower CooldownBase",
 			ErrInvalid, o.CooldownMax, o.CooldownBase)
 	}
+	if o.CapWindow < time.Millisecond {
+		return o, fmt.Errorf("%w: Options.CapWindow is %v; want 0 (default %v) or at least 1ms", ErrInvalid, o.CapWindow, DefaultCapWindow)
+	}
 	if strings.ContainsAny(o.KeyPrefix, "{}") {
-		return o, fmt.Errorf("%w: Options.KeyPrefix %q contains '{' or '}'; remove them (the destination is the keys' hash tag)", ErrInvalid, o.KeyPrefix)
+		return o, fmt.Errorf("%w: Options.KeyPrefix %q contains '{' or '}'; remove them (the API key is the keys' hash tag)", ErrInvalid, o.KeyPrefix)
 	}
 	if o.KeyPrefix == "" {
 		o.KeyPrefix = DefaultKeyPrefix

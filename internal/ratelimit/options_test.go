@@ -3,7 +3,6 @@ package ratelimit_test
 import (
 	"context"
 	"errors"
-	"math"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +25,8 @@ func TestNewRejectsOptionsOutOfRange(t *testing.T) {
 		{name: "negative cool-down cap", opts: ratelimit.Options{CooldownMax: -time.Second}, field: "CooldownMax"},
 		{name: "cap below base", opts: ratelimit.Options{CooldownBase: time.Minute, CooldownMax: time.Second}, field: "CooldownMax"},
 		{name: "cap below the default base", opts: ratelimit.Options{CooldownMax: time.Second}, field: "CooldownMax"},
+		{name: "negative cap window", opts: ratelimit.Options{CapWindow: -time.Minute}, field: "CapWindow"},
+		{name: "cap window below a millisecond", opts: ratelimit.Options{CapWindow: time.Microsecond}, field: "CapWindow"},
 		{name: "brace in key prefix", opts: ratelimit.Options{KeyPrefix: "rl:{x}:"}, field: "KeyPrefix"},
 	}
 	for _, tc := range tests {
@@ -51,40 +52,39 @@ func TestInvalidArgumentsNeverReachRedis(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := []ratelimit.Limit{{Count: 1, Window: time.Second}}
+	acquire := func(b ratelimit.Budget) func(context.Context) error {
+		return func(ctx context.Context) error {
+			_, err := l.Acquire(ctx, b)
+			return err
+		}
+	}
 	tests := []struct {
 		name string
 		call func(context.Context) error
 	}{
-		{name: "empty destination", call: func(ctx context.Context) error {
-			_, err := l.Acquire(ctx, "", ok)
+		{name: "empty key", call: acquire(ratelimit.Budget{KeyLimits: ok})},
+		{name: "empty key of an unlimited budget", call: acquire(ratelimit.Budget{})},
+		{name: "brace in key", call: func(ctx context.Context) error {
+			_, err := l.Wait(ctx, ratelimit.Budget{Key: "k}1", KeyLimits: ok})
 			return err
 		}},
-		{name: "brace in destination", call: func(ctx context.Context) error {
-			_, err := l.Wait(ctx, "shop}eu", ok)
-			return err
-		}},
-		{name: "no limits", call: func(ctx context.Context) error {
-			_, err := l.Acquire(ctx, "shop-eu", nil)
-			return err
-		}},
-		{name: "zero count", call: func(ctx context.Context) error {
-			_, err := l.Acquire(ctx, "shop-eu", []ratelimit.Limit{{Count: 0, Window: time.Second}})
-			return err
-		}},
-		{name: "count beyond 2^31-1", call: func(ctx context.Context) error {
-			_, err := l.Acquire(ctx, "shop-eu", []ratelimit.Limit{{Count: math.MaxInt32 + 1, Window: time.Second}})
-			return err
-		}},
+		{name: "brace in destination", call: acquire(ratelimit.Budget{Key: "k1", Destination: "shop{eu", Limits: ok})},
+		{name: "destination limits without a destination", call: acquire(ratelimit.Budget{Key: "k1", Limits: ok})},
+		{name: "zero count", call: acquire(ratelimit.Budget{Key: "k1", KeyLimits: []ratelimit.Limit{{Count: 0, Window: time.Second}}})},
+		{name: "negative count of a destination", call: acquire(ratelimit.Budget{Key: "k1", Destination: "shop-eu", Limits: []ratelimit.Limit{{Count: -1, Window: time.Second}}})},
 		{name: "window below a millisecond", call: func(ctx context.Context) error {
-			_, err := l.Wait(ctx, "shop-eu", append(ok, ratelimit.Limit{Count: 5, Window: time.Microsecond}))
+			_, err := l.Wait(ctx, ratelimit.Budget{Key: "k1", KeyLimits: append(ok, ratelimit.Limit{Count: 5, Window: time.Microsecond})})
 			return err
 		}},
 		{name: "zero cool-down", call: func(ctx context.Context) error {
-			return l.Cooldown(ctx, "shop-eu", 0)
+			return l.Cooldown(ctx, "k1", 0)
 		}},
-		{name: "cool-down of a destination with a brace", call: func(ctx context.Context) error {
-			_, err := l.Throttled(ctx, "{shop-eu", time.Second)
+		{name: "cool-down of a key with a brace", call: func(ctx context.Context) error {
+			_, err := l.Throttled(ctx, "{k1", time.Second)
 			return err
+		}},
+		{name: "recovery of an empty key", call: func(ctx context.Context) error {
+			return l.Recovered(ctx, "")
 		}},
 	}
 	for _, tc := range tests {

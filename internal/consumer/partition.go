@@ -1,0 +1,426 @@
+package consumer
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/invitepipe/invitepipe/internal/lane"
+)
+
+// kind is what a dispatched message is for.
+type kind uint8
+
+const (
+	handle kind = iota // an ordinary message
+	probe              // the one message that tries a lane whose wait is over
+	expire             // a message deferred too long: dead-lettered, never sent
+)
+
+// task is a message ready to be dispatched.
+type task struct {
+	msg  kafka.Message
+	kind kind
+	lane string // the lane it was deferred on, for probes
+}
+
+// result is a dispatched message back from its handler.
+type result struct {
+	task
+	err error
+}
+
+// want is a released message whose body must be read again from Kafka.
+type want struct {
+	offset int64
+	kind   kind
+	lane   string
+}
+
+// errorRetry is how long a message whose handler gave up without an outcome (not a
+// Wait) stays aside before it is tried again in the same generation.
+const errorRetry = 5 * time.Second
+
+// statsInterval is how often a partition publishes its deferral figures and expires
+// messages deferred too long.
+const statsInterval = time.Second
+
+// partition is one assigned partition for one generation. Its state is owned by run's
+// goroutine: fetched messages, handler results and re-read messages reach it through
+// channels.
+type partition struct {
+	c   *Consumer
+	id  int
+	log zerolog.Logger
+	com *committer
+
+	wm       *watermark
+	lanes    map[string]*laneState
+	inflight int
+	ready    []task // released with a body, waiting for a slot
+	wanted   []want // released without a body, waiting to be read again
+	scanning bool   // a rescan is running
+	hwm      int64  // the partition's high watermark, as last seen
+
+	results   chan result
+	rescanned chan rescanItem
+	wakeTimer *time.Timer
+	wakeAt    time.Time
+}
+
+// run fetches, dispatches and defers until the generation ends, then drains in-flight
+// messages and leaves the deferred ones uncommitted.
+func (p *partition) run(gctx context.Context, start int64) {
+	reader := p.c.newReader(p.id, start)
+	defer reader.Close()
+
+	// hard ends the handlers' calls: DrainTimeout after the generation ends.
+	hard, cancelHard := context.WithCancel(context.Background())
+	defer cancelHard()
+	draining, startDraining := context.WithCancel(hard)
+	defer startDraining()
+
+	p.wm = newWatermark(start)
+	p.lanes = map[string]*laneState{}
+	p.results = make(chan result, p.c.cfg.PartitionInflight) // each in-flight message sends once
+	p.rescanned = make(chan rescanItem)
+	p.wakeTimer = time.NewTimer(time.Hour)
+	defer p.wakeTimer.Stop()
+	tick := time.NewTicker(statsInterval)
+	defer tick.Stop()
+	defer p.forget()
+
+	fetched := make(chan kafka.Message)
+	go p.c.fetch(gctx, reader, fetched)
+
+	for {
+		p.fill(hard, draining, gctx)
+		p.rearm()
+		var fetchCh <-chan kafka.Message
+		var rescanCh <-chan rescanItem
+		if p.inflight < p.c.cfg.PartitionInflight {
+			rescanCh = p.rescanned
+			if len(p.ready) == 0 {
+				fetchCh = fetched
+			}
+		}
+		select {
+		case msg := <-fetchCh:
+			p.arrive(hard, draining, msg)
+		case r := <-p.results:
+			p.finish(r, gctx)
+		case it := <-rescanCh:
+			p.reread(hard, draining, it)
+		case <-p.wakeTimer.C:
+			p.wakeAt = time.Time{}
+			p.wake()
+		case <-p.c.lanes.watch():
+			p.heard()
+		case <-tick.C:
+			p.expire()
+			p.publish()
+		case <-gctx.Done():
+			startDraining()
+			p.drain(hard, cancelHard)
+			return
+		}
+	}
+}
+
+// arrive takes a freshly fetched message: dispatched at once unless its lane is held
+// back, in which case it is deferred without calling the handler.
+func (p *partition) arrive(hard, draining context.Context, msg kafka.Message) {
+	p.c.progress()
+	if !p.wm.fetched(msg.Offset) {
+		return // a redelivery of an offset already fetched in this generation
+	}
+	p.hwm = max(p.hwm, msg.HighWaterMark)
+	p.com.set(p.id, p.wm.committable())
+	if name := p.c.handler.Lane(msg); name != "" {
+		if l := p.lanes[name]; l != nil && !l.open() {
+			p.deferMsg(l, msg, 0)
+			return
+		}
+	}
+	p.dispatch(hard, draining, task{msg: msg, kind: handle})
+}
+
+// dispatch hands t to the handler on a goroutine of its own, which takes a process slot
+// first.
+func (p *partition) dispatch(hard, draining context.Context, t task) {
+	p.inflight++
+	go func() {
+		select {
+		case p.c.slots <- struct{}{}:
+		case <-draining.Done():
+			p.results <- result{task: t, err: draining.Err()}
+			return
+		}
+		p.c.metrics.Inflight.Inc()
+		var err error
+		if t.kind == expire {
+			err = p.c.handler.Expire(hard, t.msg, time.Since(t.msg.Time))
+		} else {
+			err = p.c.handler.Handle(hard, draining, t.msg)
+		}
+		p.c.metrics.Inflight.Dec()
+		<-p.c.slots
+		p.results <- result{task: t, err: err}
+	}()
+}
+
+// finish acts on a handler's answer: an outcome moves the watermark, a Wait defers the
+// message (and, for a lane's wait, holds the lane back), anything else leaves the
+// message without an outcome to be tried again later.
+func (p *partition) finish(r result, gctx context.Context) {
+	p.inflight--
+	w := lane.As(r.err)
+	if r.kind == probe {
+		p.probeEnded(r.lane, w, r.err)
+	}
+	switch {
+	case r.err == nil:
+		p.c.progress()
+		p.com.set(p.id, p.wm.done(r.msg.Offset))
+	case w != nil && w.Own():
+		p.deferMsg(p.lane(w.Lane), r.msg, w.Until.UnixNano())
+	case w != nil:
+		l := p.lane(w.Lane)
+		l.close(w.Until, w.Reason, p.c.lanes.seq(w.Lane))
+		p.deferMsg(l, r.msg, 0)
+	case gctx.Err() != nil:
+		// The generation is ending: the message stays uncommitted for the next owner.
+	default:
+		p.log.Warn().Err(r.err).Int64("offset", r.msg.Offset).Dur("retry_in", errorRetry).Msg("message left without an outcome; it will be tried again")
+		name := p.c.handler.Lane(r.msg)
+		p.deferMsg(p.lane(name), r.msg, time.Now().Add(errorRetry).UnixNano())
+	}
+}
+
+// probeEnded opens the probed lane unless the probe met a wait of the lane again.
+func (p *partition) probeEnded(name string, w *lane.Wait, err error) {
+	l := p.lanes[name]
+	if l == nil || !l.probing {
+		return
+	}
+	switch {
+	case w != nil && !w.Own():
+		// finish closes the lane again.
+	case err != nil && w == nil:
+		// No verdict: let another message probe after a while.
+		l.close(time.Now().Add(errorRetry), l.reason, p.c.lanes.seq(name))
+	default:
+		l.reopen()
+		p.c.lanes.opened(name)
+	}
+}
+
+// lane returns the state of the lane name, creating it open.
+func (p *partition) lane(name string) *laneState {
+	l := p.lanes[name]
+	if l == nil {
+		l = &laneState{name: name}
+		p.lanes[name] = l
+	}
+	return l
+}
+
+// deferMsg keeps msg aside in l until due (0: until l opens). Its body is kept while the
+// process holds fewer than MaxDeferredBodies; past that only its offset is.
+func (p *partition) deferMsg(l *laneState, msg kafka.Message, due int64) {
+	e := entry{offset: msg.Offset, due: due, ts: msg.Time.UnixNano()}
+	if p.c.bodies.Add(1) <= int64(p.c.cfg.MaxDeferredBodies) {
+		e.msg = &msg
+	} else {
+		p.c.bodies.Add(-1)
+	}
+	l.push(e)
+	p.touch(l.wakeAt())
+}
+
+// release takes e out of its lane for dispatch as k: at once with its body, else once
+// it is read again.
+func (p *partition) release(e entry, k kind, name string) {
+	if e.msg == nil {
+		p.wanted = append(p.wanted, want{offset: e.offset, kind: k, lane: name})
+		return
+	}
+	p.c.bodies.Add(-1)
+	p.ready = append(p.ready, task{msg: *e.msg, kind: k, lane: name})
+}
+
+// fill dispatches what is ready, then the due waiters of open lanes, while the
+// partition has free slots, and starts a rescan for released messages without bodies.
+func (p *partition) fill(hard, draining, gctx context.Context) {
+	for len(p.ready) > 0 && p.inflight < p.c.cfg.PartitionInflight {
+		t := p.ready[0]
+		p.ready[0] = task{}
+		p.ready = p.ready[1:]
+		p.dispatch(hard, draining, t)
+	}
+	if len(p.ready) == 0 {
+		p.ready = nil // let the array go
+	}
+	now := time.Now().UnixNano()
+	for name, l := range p.lanes {
+		for l.open() && l.due(now) && p.inflight+len(p.ready) < p.c.cfg.PartitionInflight {
+			if l.waiting[0].msg == nil && len(p.wanted) >= p.c.cfg.RescanBatch {
+				break // the next rescan takes it
+			}
+			p.release(l.pop(), handle, name)
+		}
+		for len(p.ready) > 0 && p.inflight < p.c.cfg.PartitionInflight {
+			t := p.ready[0]
+			p.ready = p.ready[1:]
+			p.dispatch(hard, draining, t)
+		}
+	}
+	if len(p.wanted) > 0 && !p.scanning {
+		p.scanning = true
+		batch := p.wanted
+		p.wanted = nil
+		slices.SortFunc(batch, func(a, b want) int { return int(a.offset - b.offset) })
+		go p.c.rescan(gctx, p.id, batch, p.rescanned)
+	}
+}
+
+// wake handles lanes whose time came: a closed lane lets one waiter probe it (or opens
+// when none is due); an open lane's due waiters are taken by fill.
+func (p *partition) wake() {
+	now := time.Now()
+	for name, l := range p.lanes {
+		if l.until.IsZero() || now.Before(l.until) {
+			continue
+		}
+		l.until = time.Time{}
+		if !l.due(now.UnixNano()) {
+			continue // nothing to probe with: the next message of the lane probes
+		}
+		l.probing = true
+		p.release(l.pop(), probe, name)
+	}
+}
+
+// heard opens the closed lanes that another partition found working.
+func (p *partition) heard() {
+	for name, l := range p.lanes {
+		if !l.open() && !l.probing && p.c.lanes.seq(name) > l.seq {
+			l.reopen()
+		}
+	}
+}
+
+// touch makes sure the wake timer fires by at (zero: no need).
+func (p *partition) touch(at time.Time) {
+	if !at.IsZero() && (p.wakeAt.IsZero() || at.Before(p.wakeAt)) {
+		p.wakeAt = at
+		p.wakeTimer.Reset(max(time.Until(at), 0))
+	}
+}
+
+// rearm points the wake timer at the earliest lane that needs attention.
+func (p *partition) rearm() {
+	var next time.Time
+	for _, l := range p.lanes {
+		if at := l.wakeAt(); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+			next = at
+		}
+	}
+	if !next.Equal(p.wakeAt) {
+		p.wakeAt = time.Time{}
+		p.touch(next)
+	}
+}
+
+// reread takes a message read again from Kafka: dispatched, unless its lane closed
+// meanwhile (then deferred again), or recorded lost when Kafka no longer had it.
+func (p *partition) reread(hard, draining context.Context, it rescanItem) {
+	if it.done {
+		p.scanning = false
+		return
+	}
+	if it.lost {
+		// Kafka deleted it (retention) before its turn: nothing can send it now.
+		p.c.metrics.Lost.Inc()
+		p.log.Error().Int64("offset", it.want.offset).Str("destination", it.want.lane).
+			Msg("a deferred message was deleted by Kafka's retention before it could be read again; raise retention or lower INVITEPIPE_DEFER_MAX_AGE")
+		p.com.set(p.id, p.wm.done(it.want.offset))
+		return
+	}
+	if l := p.lanes[it.want.lane]; it.want.kind == handle && l != nil && !l.open() {
+		p.deferMsg(l, it.msg, 0)
+		return
+	}
+	p.dispatch(hard, draining, task{msg: it.msg, kind: it.want.kind, lane: it.want.lane})
+}
+
+// expire takes the waiters older than DeferMaxAge out of their lanes to be
+// dead-lettered.
+func (p *partition) expire() {
+	if p.c.cfg.DeferMaxAge <= 0 {
+		return
+	}
+	cutoff := time.Now().Add(-p.c.cfg.DeferMaxAge).UnixNano()
+	for name, l := range p.lanes {
+		if o := l.oldest(); o == 0 || o >= cutoff {
+			continue
+		}
+		for _, e := range l.expire(cutoff) {
+			p.release(e, expire, name)
+		}
+	}
+}
+
+// publish sends this partition's deferral figures and actionable lag to the registry.
+func (p *partition) publish() {
+	stats := map[string]laneStat{}
+	for name, l := range p.lanes {
+		s := laneStat{count: len(l.waiting), oldest: l.oldest()}
+		if !l.open() {
+			s.reason = l.reason
+		} else if s.count > 0 {
+			s.reason = lane.Retry
+		}
+		if s.count > 0 || s.reason != "" {
+			stats[name] = s
+		}
+	}
+	lag := max(p.hwm-p.wm.next, 0) + int64(p.inflight+len(p.ready)+len(p.wanted))
+	p.c.lanes.publish(p.id, stats, lag)
+}
+
+// drain waits for in-flight messages until the drain deadline; deferred messages stay
+// uncommitted (the next owner reads them again).
+func (p *partition) drain(hard context.Context, cancelHard context.CancelFunc) {
+	deadline := time.AfterFunc(p.c.cfg.DrainTimeout, cancelHard)
+	defer deadline.Stop()
+	for p.inflight > 0 {
+		select {
+		case r := <-p.results:
+			p.inflight--
+			if r.err == nil {
+				p.com.set(p.id, p.wm.done(r.msg.Offset))
+			}
+		case <-hard.Done():
+			p.log.Warn().Int("inflight", p.inflight).Msg("drain deadline passed; uncommitted messages will be delivered again")
+			return
+		}
+	}
+}
+
+// forget gives back the bodies its deferred messages held and withdraws its figures.
+func (p *partition) forget() {
+	var bodies int64
+	for _, l := range p.lanes {
+		for _, e := range l.waiting {
+			if e.msg != nil {
+				bodies++
+			}
+		}
+	}
+	p.c.bodies.Add(-bodies)
+	p.c.lanes.publish(p.id, nil, -1)
+}

@@ -1,0 +1,140 @@
+package consumer
+
+import (
+	"sync"
+	"time"
+
+	"github.com/invitepipe/invitepipe/internal/lane"
+	"github.com/invitepipe/invitepipe/internal/metrics"
+)
+
+// registry is what the partitions of one process share about lanes: word that a lane
+// opened (one partition's probe worked, so the others need not probe), and the deferral
+// figures each partition publishes, summed into the metrics.
+type registry struct {
+	metrics *metrics.Metrics
+
+	mu      sync.Mutex
+	changed chan struct{} // closed, and replaced, when a lane opens
+	opens   map[string]uint64
+	stats   map[string]map[int]laneStat // lane -> partition -> figures
+	lag     map[int]int64               // partition -> actionable lag
+	waiting map[string]lane.Reason      // lane -> reason exported
+}
+
+// laneStat is one partition's figures for one lane.
+type laneStat struct {
+	count  int
+	oldest int64 // unix nanoseconds; 0 when none
+	reason lane.Reason
+}
+
+func newRegistry(m *metrics.Metrics) *registry {
+	return &registry{metrics: m, changed: make(chan struct{}), opens: map[string]uint64{},
+		stats: map[string]map[int]laneStat{}, lag: map[int]int64{}, waiting: map[string]lane.Reason{}}
+}
+
+// watch returns a channel closed when some lane opens next.
+func (r *registry) watch() <-chan struct{} {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.changed
+}
+
+// opened records that name works again and wakes every partition.
+func (r *registry) opened(name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.opens[name]++
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// seq is how many times name has opened.
+func (r *registry) seq(name string) uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.opens[name]
+}
+
+// publish replaces partition's figures (stats by lane, actionable lag) and updates the
+// metrics of every lane they touch.
+func (r *registry) publish(partition int, stats map[string]laneStat, lag int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	touched := map[string]bool{}
+	for name, byPart := range r.stats {
+		if _, ok := byPart[partition]; ok {
+			delete(byPart, partition)
+			touched[name] = true
+		}
+	}
+	for name, s := range stats {
+		if r.stats[name] == nil {
+			r.stats[name] = map[int]laneStat{}
+		}
+		r.stats[name][partition] = s
+		touched[name] = true
+	}
+	if lag < 0 {
+		delete(r.lag, partition)
+	} else {
+		r.lag[partition] = lag
+	}
+	var total int64
+	for _, l := range r.lag {
+		total += l
+	}
+	r.metrics.ActionableLag.Set(float64(total))
+	now := time.Now().UnixNano()
+	for name := range touched {
+		r.export(name, now)
+	}
+}
+
+// export sets name's metrics from every partition's figures.
+func (r *registry) export(name string, now int64) {
+	var count int
+	var oldest int64
+	var reason lane.Reason
+	for _, s := range r.stats[name] {
+		count += s.count
+		if s.oldest != 0 && (oldest == 0 || s.oldest < oldest) {
+			oldest = s.oldest
+		}
+		if s.reason != "" && (reason == "" || reason == lane.Retry) {
+			reason = s.reason
+		}
+	}
+	r.metrics.DeferredMessages.WithLabelValues(name).Set(float64(count))
+	age := 0.0
+	if oldest != 0 {
+		age = time.Duration(now - oldest).Seconds()
+	}
+	r.metrics.DeferredOldest.WithLabelValues(name).Set(age)
+	if prev, ok := r.waiting[name]; ok && prev != reason {
+		r.metrics.DestinationWaiting.WithLabelValues(name, string(prev)).Set(0)
+	}
+	if reason != "" {
+		r.metrics.DestinationWaiting.WithLabelValues(name, string(reason)).Set(1)
+		r.waiting[name] = reason
+	} else {
+		delete(r.waiting, name)
+	}
+	if count == 0 {
+		delete(r.stats, name)
+	}
+}
+
+// deferred is the number of messages this process holds deferred.
+func (r *registry) deferred() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, byPart := range r.stats {
+		for _, s := range byPart {
+			n += s.count
+		}
+	}
+	return n
+}

@@ -1,0 +1,91 @@
+package deliver
+
+import (
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// try is what a message's earlier attempts leave for its next one: a deferred message
+// keeps its attempt count and its retry budget's start.
+type try struct {
+	attempts int // calls made, as the dead-letter header reports them
+	failures int // calls that failed in a way the retry budget counts
+	// failingSince is when the first counted failure happened: the elapsed budget runs
+	// from there, not from the time spent waiting on the destination.
+	failingSince time.Time
+	lastErr      error
+	busy         int // tries that found the reference reserved by another worker
+	touched      time.Time
+}
+
+// tries holds the try of every message that has one, until it has its outcome. A message
+// whose partition moved to another member leaves its try behind; such tries are swept
+// once untouched for sweepAfter.
+type tries struct {
+	mu    sync.Mutex
+	byMsg map[string]*try
+	adds  int
+}
+
+const sweepAfter = 24 * time.Hour
+
+func newTries() *tries { return &tries{byMsg: map[string]*try{}} }
+
+func msgID(m kafka.Message) string {
+	return strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
+}
+
+// get returns msg's try, a fresh one when it has none. It is stored only by keep.
+func (t *tries) get(m kafka.Message) *try {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if tr := t.byMsg[msgID(m)]; tr != nil {
+		return tr
+	}
+	return &try{}
+}
+
+// keep stores msg's try for its next attempt.
+func (t *tries) keep(m kafka.Message, tr *try) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	tr.touched = time.Now()
+	t.byMsg[msgID(m)] = tr
+	if t.adds++; t.adds%4096 == 0 {
+		for id, old := range t.byMsg {
+			if time.Since(old.touched) > sweepAfter {
+				delete(t.byMsg, id)
+			}
+		}
+	}
+}
+
+// done forgets msg's try: it has its outcome.
+func (t *tries) done(m kafka.Message) {
+	t.mu.Lock()
+	delete(t.byMsg, msgID(m))
+	t.mu.Unlock()
+}
+
+// failed counts a call against the retry budget.
+func (tr *try) failed(err error) {
+	if tr.failures == 0 {
+		tr.failingSince = time.Now()
+	}
+	tr.failures++
+	tr.lastErr = err
+}
+
+// backoff is the delay after n failed tries in a row: exponential in n up to BackoffMax,
+// full jitter.
+func (h *Handler) backoff(n int) time.Duration {
+	ceiling := h.cfg.Backoff << min(n, 20)
+	if ceiling > h.cfg.BackoffMax || ceiling <= 0 {
+		ceiling = h.cfg.BackoffMax
+	}
+	return h.cfg.Backoff/2 + rand.N(ceiling)
+}
