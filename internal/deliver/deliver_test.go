@@ -19,8 +19,8 @@ import (
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/config"
 	"github.com/invitepipe/invitepipe/internal/destination"
-	"github.com/invitepipe/invitepipe/internal/lane"
 	"github.com/invitepipe/invitepipe/internal/dlq"
+	"github.com/invitepipe/invitepipe/internal/lane"
 	"github.com/invitepipe/invitepipe/internal/ledger"
 	"github.com/invitepipe/invitepipe/internal/metrics"
 	"github.com/invitepipe/invitepipe/internal/ratelimit"
@@ -150,7 +150,9 @@ func TestBusyReferenceIsAskedAgainBeforeTheLeaseEnds(t *testing.T) {
 	fx := newFixture(t, sharedRedis(t), time.Hour, 500*time.Millisecond)
 	done := make(chan error, 2)
 	for offset := range int64(2) {
-		go func() { done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", offset), nil) }()
+		go func() {
+			done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", offset), nil)
+		}()
 	}
 	deadline := time.After(30 * time.Second)
 	for range 2 {
@@ -405,7 +407,9 @@ func TestRateLimitedIsTheKeysConditionNotTheRows(t *testing.T) {
 	force(429)
 	waits := make(chan *lane.Wait, 1000)
 	done := make(chan error, 1)
-	go func() { done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", 0), waits) }()
+	go func() {
+		done <- settle(t, fx.h, context.Background(), context.Background(), rowMessage("R-1", 0), waits)
+	}()
 	testenv.WaitFor(t, 30*time.Second, "more 429s than the retry budget", func() bool { return refused(429) > 6 })
 	force(500)
 	if err := <-done; err != nil {
