@@ -8,6 +8,7 @@ import (
 	"go/token"
 	"io"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -32,6 +33,10 @@ const (
 	exampleActFile  = "../schemas/examples/activations.yaml"
 	configSource    = "../internal/config/config.go"
 	metricsSource   = "../internal/metrics/metrics.go"
+	laneSource      = "../internal/lane/lane.go"
+	dlqSource       = "../internal/dlq/dlq.go"
+	dlqDoc          = "../schemas/dlq.v1.md"
+	kedaDir         = "kubernetes/keda"
 	consumerSource  = "../internal/consumer/consumer.go"
 	sandboxDefaults = "../internal/sandbox/config.go"
 	sandboxCommand  = "../cmd/invitepipe/sandbox.go"
@@ -259,6 +264,32 @@ func stringConsts(t *testing.T, path, prefix string) map[string]string {
 	return consts
 }
 
+// typedConsts returns the values of the string constants of a Go file declared with
+// typeName, sorted (e.g. lane.Reason's Paused Reason = "paused").
+func typedConsts(t *testing.T, path, typeName string) []string {
+	t.Helper()
+	var values []string
+	for _, decl := range parseGo(t, path).Decls {
+		gd, ok := decl.(*ast.GenDecl)
+		if !ok || gd.Tok != token.CONST {
+			continue
+		}
+		for _, spec := range gd.Specs {
+			vs := spec.(*ast.ValueSpec)
+			if id, ok := vs.Type.(*ast.Ident); !ok || id.Name != typeName {
+				continue
+			}
+			for _, v := range vs.Values {
+				if s, ok := stringLit(v); ok {
+					values = append(values, s)
+				}
+			}
+		}
+	}
+	slices.Sort(values)
+	return values
+}
+
 // consumerDefault returns the default of a consumer.Config duration, from its
 // setDefault(&c.Field, N*time.Unit) call.
 func consumerDefault(t *testing.T, field string) time.Duration {
@@ -468,7 +499,7 @@ var envVarName = regexp.MustCompile(`INVITEPIPE_[A-Z0-9_]*[A-Z0-9]`)
 
 func TestOnlyKnownVariables(t *testing.T) {
 	known := knownVars(t)
-	files := append(deployFiles(t, ".yaml", ".yml", ".json", ".md"), "Dockerfile")
+	files := append(deployFiles(t, ".yaml", ".yml", ".json", ".md"), "Dockerfile", dlqDoc)
 	for _, path := range files {
 		t.Run(path, func(t *testing.T) {
 			b, err := os.ReadFile(path)
@@ -644,58 +675,110 @@ func isSecretName(name string) bool {
 	return strings.HasSuffix(name, "_PASSWORD") || strings.HasSuffix(name, "_SECRET") || strings.HasSuffix(name, "_API_KEY")
 }
 
-func TestKEDAWatchesTheConsumersGroup(t *testing.T) {
-	literals := configLiterals(t)
-	so := yamlDoc(t, "kubernetes/keda/scaledobject.yaml")
-	trigger := dig(so, "spec", "triggers", 0)
-	tests := []struct {
-		name, got, want string
-	}{
-		{"trigger type", str(trigger, "type"), "kafka"},
-		{"scale target", str(so, "spec", "scaleTargetRef", "name"), str(deployment(t), "metadata", "name")},
-		{"bootstrapServers", str(trigger, "metadata", "bootstrapServers"), literals["INVITEPIPE_KAFKA_BROKERS"]},
-		{"consumerGroup", str(trigger, "metadata", "consumerGroup"), literals["INVITEPIPE_KAFKA_GROUP"]},
-		{"topic", str(trigger, "metadata", "topic"), literals["INVITEPIPE_KAFKA_TOPIC"]},
-		{"a new group starts at the earliest offset", str(trigger, "metadata", "offsetResetPolicy"), "earliest"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if tt.got != tt.want || tt.want == "" {
-				t.Errorf("got %q, want %q", tt.got, tt.want)
+// kedaTriggers returns the triggers of every ScaledObject under kubernetes/keda.
+func kedaTriggers(t *testing.T) []any {
+	t.Helper()
+	var triggers []any
+	for _, path := range deployFiles(t, ".yaml") {
+		if !strings.HasPrefix(path, kedaDir+string(filepath.Separator)) {
+			continue
+		}
+		for _, doc := range yamlDocs(t, path) {
+			if str(doc, "kind") == "ScaledObject" {
+				triggers = append(triggers, list(doc, "spec", "triggers")...)
 			}
-		})
+		}
 	}
+	if len(triggers) == 0 {
+		t.Fatalf("no ScaledObject trigger under %s", kedaDir)
+	}
+	return triggers
+}
+
+// scrapeJob is the job label of the consumer's series: the Service's name, which the
+// ServiceMonitor's targets carry.
+func scrapeJob(t *testing.T) string {
+	t.Helper()
+	return str(yamlDoc(t, filepath.Join(baseDir, "service.yaml")), "metadata", "name")
+}
+
+// The autoscaler scales on the rows replicas can act on, never on the group's Kafka lag:
+// rows deferred for a paused or throttled destination are lag no replica can work off.
+func TestKEDAScalesOnActionableLag(t *testing.T) {
+	so := yamlDoc(t, filepath.Join(kedaDir, "scaledobject.yaml"))
+	triggers := kedaTriggers(t)
+	t.Run("only the actionable-lag trigger", func(t *testing.T) {
+		// The HPA follows the largest of its triggers: a Kafka lag trigger beside the
+		// Prometheus one would scale out on waiting rows again.
+		if len(triggers) != 1 {
+			t.Errorf("%d triggers, want exactly one (prometheus on invitepipe_actionable_lag)", len(triggers))
+		}
+		for _, tr := range triggers {
+			if typ := str(tr, "type"); typ != "prometheus" {
+				t.Errorf("trigger type %q, want prometheus", typ)
+			}
+		}
+	})
+	trigger := triggers[0]
+	query := strings.TrimSpace(str(trigger, "metadata", "query"))
+	t.Run("query sums invitepipe_actionable_lag of the consumer's job", func(t *testing.T) {
+		if got := metricToken.FindAllString(query, -1); !slices.Equal(got, []string{"invitepipe_actionable_lag"}) {
+			t.Errorf("query %q reads %v, want invitepipe_actionable_lag alone", query, got)
+		}
+		// One number for the whole group: a sum over every replica, not per label set.
+		if !strings.HasPrefix(query, "sum(") || !strings.HasSuffix(query, ")") || grouping.MatchString(query) {
+			t.Errorf("query %q: want sum(invitepipe_actionable_lag{...}), one element", query)
+		}
+		job := `job="` + scrapeJob(t) + `"`
+		sels := selector.FindAllStringSubmatch(query, -1)
+		if len(sels) != 1 || !strings.Contains(sels[0][2], job) {
+			t.Errorf("query %q must select %s, the job the ServiceMonitor gives", query, job)
+		}
+	})
+	t.Run("threshold per replica", func(t *testing.T) {
+		if mt := str(trigger, "metricType"); mt != "" && mt != "AverageValue" {
+			t.Errorf("metricType %q: want AverageValue, so that threshold is rows per replica", mt)
+		}
+		if v, err := strconv.ParseFloat(str(trigger, "metadata", "threshold"), 64); err != nil || v <= 0 {
+			t.Errorf("threshold %q: want a positive number of rows per replica", str(trigger, "metadata", "threshold"))
+		}
+		if a := str(trigger, "metadata", "activationThreshold"); a != "" {
+			if v, err := strconv.ParseFloat(a, 64); err != nil || v < 0 {
+				t.Errorf("activationThreshold %q: want a number", a)
+			}
+		}
+	})
+	t.Run("serverAddress", func(t *testing.T) {
+		u, err := url.Parse(str(trigger, "metadata", "serverAddress"))
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+			t.Errorf("serverAddress %q: want an http(s) URL of Prometheus without credentials", str(trigger, "metadata", "serverAddress"))
+		}
+	})
+	t.Run("a missing metric is no reason to scale in", func(t *testing.T) {
+		if got := str(trigger, "metadata", "ignoreNullValues"); got != "false" {
+			t.Errorf("ignoreNullValues = %q, want \"false\": an empty answer must be an error, not zero work", got)
+		}
+	})
+	t.Run("scale target", func(t *testing.T) {
+		if got, want := str(so, "spec", "scaleTargetRef", "name"), str(deployment(t), "metadata", "name"); got != want {
+			t.Errorf("scaleTargetRef %q, want %q", got, want)
+		}
+	})
 	t.Run("replica bounds", func(t *testing.T) {
 		minR, _ := dig(so, "spec", "minReplicaCount").(int)
 		maxR, _ := dig(so, "spec", "maxReplicaCount").(int)
 		if minR < 1 || maxR < minR {
-			t.Errorf("min %d, max %d: want 1 <= min <= max", minR, maxR)
+			t.Errorf("min %d, max %d: want 1 <= min <= max (never zero: no replica, no actionable lag)", minR, maxR)
 		}
 	})
 	t.Run("the autoscaler owns replicas", func(t *testing.T) {
 		var removed bool
-		for _, p := range list(yamlDoc(t, "kubernetes/keda/kustomization.yaml"), "patches") {
+		for _, p := range list(yamlDoc(t, filepath.Join(kedaDir, "kustomization.yaml")), "patches") {
 			patch := str(p, "patch")
 			removed = removed || strings.Contains(patch, "op: remove") && strings.Contains(patch, "path: /spec/replicas")
 		}
 		if !removed {
 			t.Error("the KEDA overlay must remove the Deployment's spec.replicas")
-		}
-	})
-	t.Run("trigger authentication reads the consumer's Secret", func(t *testing.T) {
-		env := containerEnv(consumerContainer(t, deployment(t)))
-		ta := yamlDoc(t, "kubernetes/keda/sasl-tls/triggerauthentication.yaml")
-		want := map[string]string{"username": "INVITEPIPE_KAFKA_SASL_USERNAME", "password": "INVITEPIPE_KAFKA_SASL_PASSWORD"}
-		for _, ref := range list(ta, "spec", "secretTargetRef") {
-			param := str(ref, "parameter")
-			cref := dig(env[want[param]], "valueFrom", "secretKeyRef")
-			if want[param] == "" || str(ref, "name") != str(cref, "name") || str(ref, "key") != str(cref, "key") {
-				t.Errorf("parameter %q reads %s/%s, the consumer reads %s/%s", param, str(ref, "name"), str(ref, "key"), str(cref, "name"), str(cref, "key"))
-			}
-			delete(want, param)
-		}
-		if len(want) > 0 {
-			t.Errorf("parameters missing: %v", want)
 		}
 	})
 }
@@ -709,9 +792,10 @@ var (
 	grouping    = regexp.MustCompile(`\b(?:by|without)\s*\(([^)]*)\)`)
 )
 
-// checkPromQL reports every name, label or outcome in expr that internal/metrics does not
-// define.
-func checkPromQL(expr string, metrics map[string]metric, outcomes []string) []string {
+// checkPromQL reports every name, label or label value in expr that the code does not
+// define. values holds the closed sets of label values (outcome, reason): an = or =~
+// matcher on such a label must name only values of its set.
+func checkPromQL(expr string, metrics map[string]metric, values map[string][]string) []string {
 	var problems []string
 	series := map[string]metric{}
 	allLabels := slices.Clone(targetLabels)
@@ -742,10 +826,10 @@ func checkPromQL(expr string, metrics map[string]metric, outcomes []string) []st
 			if !slices.Contains(allowed, label) {
 				problems = append(problems, sel[1]+" has no label "+label)
 			}
-			if label == "outcome" && (op == "=" || op == "=~") {
-				for _, o := range strings.Split(value, "|") {
-					if !slices.Contains(outcomes, o) {
-						problems = append(problems, "outcome "+strconv.Quote(o)+" is not one of "+strings.Join(outcomes, ", "))
+			if known, closed := values[label]; closed && (op == "=" || op == "=~") {
+				for _, v := range strings.Split(value, "|") {
+					if !slices.Contains(known, v) {
+						problems = append(problems, label+" "+strconv.Quote(v)+" is not one of "+strings.Join(known, ", "))
 					}
 				}
 			}
@@ -763,14 +847,20 @@ func checkPromQL(expr string, metrics map[string]metric, outcomes []string) []st
 	return problems
 }
 
-func outcomeValues(t *testing.T) []string {
+// labelValues returns the closed sets of label values: outcome (internal/metrics'
+// Outcome* constants) and reason (internal/lane's Reason constants).
+func labelValues(t *testing.T) map[string][]string {
 	t.Helper()
 	var outcomes []string
 	for _, v := range stringConsts(t, metricsSource, "Outcome") {
 		outcomes = append(outcomes, v)
 	}
 	slices.Sort(outcomes)
-	return outcomes
+	reasons := typedConsts(t, laneSource, "Reason")
+	if len(outcomes) == 0 || len(reasons) == 0 {
+		t.Fatalf("no outcomes in %s or no reasons in %s", metricsSource, laneSource)
+	}
+	return map[string][]string{"outcome": outcomes, "reason": reasons}
 }
 
 // dashboardQueries returns every PromQL text of the dashboard: panel targets' expr and
@@ -820,7 +910,7 @@ func alertRules(t *testing.T) []any {
 }
 
 func TestMonitoringUsesDefinedMetrics(t *testing.T) {
-	metrics, outcomes := definedMetrics(t), outcomeValues(t)
+	metrics, values := definedMetrics(t), labelValues(t)
 	var sources []struct{ name, expr string }
 	for i, q := range dashboardQueries(t) {
 		sources = append(sources, struct{ name, expr string }{"dashboard query " + strconv.Itoa(i), q})
@@ -828,9 +918,14 @@ func TestMonitoringUsesDefinedMetrics(t *testing.T) {
 	for _, r := range alertRules(t) {
 		sources = append(sources, struct{ name, expr string }{"alert " + str(r, "alert"), str(r, "expr")})
 	}
+	for i, tr := range kedaTriggers(t) {
+		if q := str(tr, "metadata", "query"); q != "" {
+			sources = append(sources, struct{ name, expr string }{"KEDA trigger " + strconv.Itoa(i), q})
+		}
+	}
 	for _, s := range sources {
 		t.Run(s.name, func(t *testing.T) {
-			for _, p := range checkPromQL(s.expr, metrics, outcomes) {
+			for _, p := range checkPromQL(s.expr, metrics, values) {
 				t.Errorf("%s\n  in %s", p, s.expr)
 			}
 		})
@@ -842,7 +937,8 @@ func TestCheckPromQLCatchesDrift(t *testing.T) {
 		"invitepipe_messages_total":           {labels: []string{"outcome"}},
 		"invitepipe_request_duration_seconds": {histogram: true, labels: []string{"destination"}},
 	}
-	outcomes := []string{"dlq", "sent"}
+	metrics["invitepipe_destination_waiting"] = metric{labels: []string{"destination", "reason"}}
+	values := map[string][]string{"outcome": {"dlq", "sent"}, "reason": {"paused", "retry"}}
 	tests := []struct {
 		name, expr string
 		problems   int
@@ -853,12 +949,15 @@ func TestCheckPromQLCatchesDrift(t *testing.T) {
 		{"histogram without suffix", `invitepipe_request_duration_seconds`, 1},
 		{"unknown selector label", `invitepipe_messages_total{destination="a"}`, 1},
 		{"unknown outcome", `invitepipe_messages_total{outcome=~"sent|failed"}`, 1},
+		{"known reason", `max by (destination, reason) (invitepipe_destination_waiting{reason="paused"})`, 0},
+		{"unknown reason", `invitepipe_destination_waiting{reason=~"paused|throttled"}`, 1},
+		{"negative matchers are not checked", `invitepipe_destination_waiting{reason!="retry"}`, 0},
 		{"unknown grouping label", `sum by (destinaton) (invitepipe_messages_total)`, 1},
 		{"other exporters are not checked", `sum by (topic) (kafka_consumergroup_lag{consumergroup="g"})`, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := checkPromQL(tt.expr, metrics, outcomes); len(got) != tt.problems {
+			if got := checkPromQL(tt.expr, metrics, values); len(got) != tt.problems {
 				t.Errorf("problems = %q, want %d", got, tt.problems)
 			}
 		})
@@ -926,7 +1025,7 @@ func TestDashboardPanels(t *testing.T) {
 }
 
 func TestAlertRules(t *testing.T) {
-	job := `job="` + str(yamlDoc(t, filepath.Join(baseDir, "service.yaml")), "metadata", "name") + `"`
+	job := `job="` + scrapeJob(t) + `"`
 	for _, r := range alertRules(t) {
 		t.Run(str(r, "alert"), func(t *testing.T) {
 			if str(r, "alert") == "" || str(r, "expr") == "" {
@@ -945,6 +1044,168 @@ func TestAlertRules(t *testing.T) {
 			for _, sel := range selector.FindAllStringSubmatch(str(r, "expr"), -1) {
 				if !strings.Contains(sel[2], job) {
 					t.Errorf("selector %s{%s} does not select %s", sel[1], sel[2], job)
+				}
+			}
+		})
+	}
+}
+
+// kafkaDefaultRetention is Kafka's default retention.ms (log.retention.hours=168). With
+// INVITEPIPE_DEFER_MAX_AGE=0s the consumer expires deferred rows at half the topic's
+// retention; the alerts assume this retention until an operator sets the max age.
+const kafkaDefaultRetention = 168 * time.Hour
+
+// deferMaxAge is the age at which the base deployment dead-letters deferred rows:
+// INVITEPIPE_DEFER_MAX_AGE as its ConfigMap sets it, else the variable's default, where 0
+// means half the topic's retention (Kafka's default assumed).
+func deferMaxAge(t *testing.T) time.Duration {
+	t.Helper()
+	const name = "INVITEPIPE_DEFER_MAX_AGE"
+	v, ok := configLiterals(t)[name]
+	if !ok {
+		v, ok = knownVars(t)[name]
+	}
+	if !ok {
+		t.Fatalf("%s is not a variable of %s", name, configSource)
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		t.Fatalf("%s %q: want a duration, 0s or more", name, v)
+	}
+	if d == 0 {
+		d = kafkaDefaultRetention / 2
+	}
+	return d
+}
+
+// ageThreshold matches a rule ending in "> FRACTION * SECONDS".
+var ageThreshold = regexp.MustCompile(`>\s*([0-9.]+)\s*\*\s*([0-9]+)\s*$`)
+
+// The rows waiting for a destination are watched: a warning at half the age at which they
+// are dead-lettered, a critical alert at 80%, and a critical alert the moment Kafka deletes
+// one before it could be read again. The paused-destination alert stays.
+func TestDeferredRowsAlerts(t *testing.T) {
+	maxAge := deferMaxAge(t)
+	rules := alertRules(t)
+	using := func(metric string) []any {
+		var found []any
+		for _, r := range rules {
+			if slices.Contains(metricToken.FindAllString(str(r, "expr"), -1), metric) {
+				found = append(found, r)
+			}
+		}
+		return found
+	}
+	t.Run("oldest deferred age, relative to INVITEPIPE_DEFER_MAX_AGE", func(t *testing.T) {
+		want := map[string]float64{"warning": 0.5, "critical": 0.8}
+		for _, r := range using("invitepipe_deferred_oldest_seconds") {
+			sev, expr := str(r, "labels", "severity"), strings.TrimSpace(str(r, "expr"))
+			m := ageThreshold.FindStringSubmatch(expr)
+			if m == nil {
+				t.Errorf("%s: %q does not end in > FRACTION * SECONDS", str(r, "alert"), expr)
+				continue
+			}
+			frac, _ := strconv.ParseFloat(m[1], 64)
+			secs, _ := strconv.Atoi(m[2])
+			if frac != want[sev] {
+				t.Errorf("%s (%s): %s of the max age, want %v", str(r, "alert"), sev, m[1], want[sev])
+			}
+			if time.Duration(secs)*time.Second != maxAge {
+				t.Errorf("%s: %d s, but INVITEPIPE_DEFER_MAX_AGE comes to %s (%d s): keep the ConfigMap and the alerts in step",
+					str(r, "alert"), secs, maxAge, int(maxAge.Seconds()))
+			}
+			if !strings.Contains(expr, "by (destination)") {
+				t.Errorf("%s: want the age per destination (max by (destination))", str(r, "alert"))
+			}
+			delete(want, sev)
+		}
+		if len(want) > 0 {
+			t.Errorf("no alert on invitepipe_deferred_oldest_seconds with severity %v", slices.Sorted(maps.Keys(want)))
+		}
+	})
+	t.Run("lost deferred rows are critical", func(t *testing.T) {
+		rs := using("invitepipe_deferred_lost_total")
+		if len(rs) == 0 {
+			t.Fatal("no alert on invitepipe_deferred_lost_total")
+		}
+		for _, r := range rs {
+			expr := str(r, "expr")
+			if str(r, "labels", "severity") != "critical" || !strings.Contains(expr, "increase(") || !regexp.MustCompile(`>\s*0\s*$`).MatchString(expr) {
+				t.Errorf("%s: want a critical alert on increase(invitepipe_deferred_lost_total[...]) > 0, got %s %q", str(r, "alert"), str(r, "labels", "severity"), expr)
+			}
+		}
+	})
+	t.Run("paused destinations", func(t *testing.T) {
+		if len(using("invitepipe_destination_paused")) == 0 {
+			t.Error("no alert on invitepipe_destination_paused")
+		}
+	})
+}
+
+// Every dead-letter class of internal/dlq is explained in schemas/dlq.v1.md and named by
+// the dead-letter alert, and the document lists no class the code lacks.
+func TestDeadLetterClassesDocumented(t *testing.T) {
+	classes := typedConsts(t, dlqSource, "Class")
+	if len(classes) == 0 {
+		t.Fatalf("no Class constants in %s", dlqSource)
+	}
+	b, err := os.ReadFile(dlqDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(b), "## Error classes")
+	if !ok {
+		t.Fatalf("%s has no section Error classes", dlqDoc)
+	}
+	var documented []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `([a-z_]+)` \\|").FindAllStringSubmatch(section, -1) {
+		documented = append(documented, m[1])
+	}
+	slices.Sort(documented)
+	if !slices.Equal(documented, classes) {
+		t.Errorf("%s documents classes %v, internal/dlq defines %v", dlqDoc, documented, classes)
+	}
+	var described bool
+	for _, r := range alertRules(t) {
+		if !strings.Contains(str(r, "expr"), `outcome="dlq"`) {
+			continue
+		}
+		described = true
+		for _, c := range classes {
+			if !strings.Contains(str(r, "annotations", "description"), c) {
+				t.Errorf("alert %s does not name the dead-letter class %s", str(r, "alert"), c)
+			}
+		}
+	}
+	if !described {
+		t.Error("no alert on dead-lettered messages (outcome=\"dlq\")")
+	}
+}
+
+// repoPath matches paths into the repository that the deployment files mention.
+var repoPath = regexp.MustCompile(`(?:^|[\s("'\x60\[])((?:\.\./)*(?:deploy|schemas|internal|cmd|scripts|test)/[A-Za-z0-9_./-]*[A-Za-z0-9_]|[A-Za-z0-9_./-]+\.md)\b`)
+
+// The deployment files stand alone: every file or directory of the repository they
+// point to exists.
+func TestReferencedFilesExist(t *testing.T) {
+	files := append(deployFiles(t, ".yaml", ".yml", ".json", ".md"), "Dockerfile", dlqDoc)
+	for _, path := range files {
+		t.Run(path, func(t *testing.T) {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range repoPath.FindAllStringSubmatch(string(b), -1) {
+				ref := strings.TrimPrefix(m[1], "./")
+				candidates := []string{filepath.Join("..", strings.TrimLeft(ref, "./")), filepath.Join(filepath.Dir(path), ref)}
+				var found bool
+				for _, c := range candidates {
+					if _, err := os.Stat(c); err == nil {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("%s names %s, which is not in the repository", path, m[1])
 				}
 			}
 		})

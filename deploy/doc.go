@@ -12,9 +12,18 @@
 //     consumer's shutdown (drain, final commit, leaving the group).
 //   - Secrets reach the consumer only through the Secret, never in a ConfigMap or a
 //     literal, and every credential variable the activation file names is set.
-//   - KEDA watches the brokers, group and topic the consumer uses.
-//   - The dashboard and the alerts use only metric names, labels and outcomes that
-//     internal/metrics defines, and the dashboard shows every metric.
+//   - KEDA scales on one Prometheus trigger, the sum of invitepipe_actionable_lag of the
+//     consumer's scrape job, per replica: never on the group's Kafka lag, which rows
+//     deferred for a waiting destination inflate. A missing answer is not zero.
+//   - The dashboard, the alerts and the KEDA query use only metric names, labels and
+//     label values (outcome, reason) that internal/metrics and internal/lane define, and
+//     the dashboard shows every metric.
+//   - The deferred-age alerts fire at 50% (warning) and 80% (critical) of the base's
+//     INVITEPIPE_DEFER_MAX_AGE (0s: half of Kafka's default retention); lost deferred
+//     rows and paused destinations are alerted on.
+//   - Every dead-letter class of internal/dlq is documented in schemas/dlq.v1.md and
+//     named by the dead-letter alert.
+//   - Every repository path the files name exists.
 //   - The compose stack points the consumer at the sandbox with the sandbox's default
 //     credentials and publishes ports on 127.0.0.1 only.
 package deploy

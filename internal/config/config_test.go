@@ -134,7 +134,7 @@ func TestDefaults(t *testing.T) {
 	if c.Topic != "invitepipe.rows" || c.DLQTopic != "invitepipe.rows.dlq" || c.Group != "invitepipe" ||
 		len(c.Brokers) != 1 || c.Brokers[0] != "localhost:9092" || c.UnknownOutcome != "dlq" ||
 		c.LedgerLease.String() != "2m0s" || c.Admin.Addr != ":9090" || c.Trustpilot.APIURL != "https://api.trustpilot.com" {
-		t.Errorf("defaults differ from DESIGN.md: %+v", c)
+		t.Errorf("defaults differ from the documented ones: %+v", c)
 	}
 }
 

@@ -9,7 +9,7 @@
 // deferred. A deferred message holds no slot, no goroutine and, past a bound, no body;
 // other lanes' messages, and messages that need no call, flow at full speed meanwhile.
 //
-// Invariants (DESIGN.md, "Consumer semantics" 1, 8, 9 and 11):
+// Invariants (the README's "The consumer: what it promises and how"):
 //   - An offset is committed only when every message below it in its partition has an
 //     outcome: the committed offset is the partition's contiguous watermark and never
 //     passes a message in flight or deferred. A deferred message has no outcome.

@@ -1,6 +1,6 @@
 // Package deliver gives one row message its outcome: sent to Trustpilot exactly once,
 // recognised as a duplicate, or dead-lettered with a reason. It is the consumer's
-// Handler and keeps promises 2 to 8 of DESIGN.md's "Consumer semantics".
+// Handler and keeps the promises of the README's "The consumer: what it promises and how".
 //
 // It never sleeps on a destination. Whatever keeps a message from its destination now
 // (paused, cooling down, out of budget, or its own retry backoff) is answered as a

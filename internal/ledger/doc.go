@@ -1,7 +1,6 @@
 // Package ledger is the consumer's Redis record of which reference numbers were sent to
 // which Trustpilot business unit, so that no invitation is sent twice by invitepipe and
-// an ambiguous send is visible instead of guessed (DESIGN.md, "Consumer semantics" 2, 3
-// and 6).
+// an ambiguous send is visible instead of guessed (the README's consumer promises).
 //
 // # States and operations
 //

@@ -2,8 +2,8 @@
 -- in neither, and says how long until one may be free.
 --   KEYS[1]  the key's log: a sorted set with one member per slot taken by any destination
 --            of the key; score and member are the server time of the slot in microseconds
---   KEYS[2]  the key's cool-down: a hash with "until" (the cool-down's end), "cap" and
---            "cap_at" (the learned cap and when it was set), in server microseconds
+--   KEYS[2]  the key's cool-down: a hash with "until" (the cool-down's end), "cap" (c0) and
+--            "cap_at" (when the learned cap was last cut), times in server microseconds
 --   KEYS[3]  the destination's log, like KEYS[1]; absent when the destination has no limit
 --   ARGV[1]  the margin in microseconds, added to every window
 --   ARGV[2]  the learned cap's window in microseconds
@@ -40,22 +40,19 @@ end
 local state = redis.call('HMGET', cooldown, 'until', 'cap', 'cap_at')
 local wait = (tonumber(state[1]) or 0) - now
 
--- The learned cap (doc.go, "Learned cap"): c0 at cap_at, worth c0 * (8 + 2^x) / 9 slots
--- per capWindow + margin x cap windows later, and void from 24 windows on (it is then
--- above Unlimited).
+-- The learned cap (doc.go, "Learned cap"): c0 at its last cut cap_at, worth
+-- floor(c0 * (8 + 2^x) / 9) slots per capWindow + margin x windows later; void from 24
+-- windows on (it is then above Unlimited).
 local c0, capAt = tonumber(state[2]), tonumber(state[3])
 local keyLongest = capWindow + margin
-if c0 and capAt then
-  local x = math.max(now - capAt, 0) / capWindow
-  if x < 24 then
-    local cap = math.floor(c0 * (8 + 2 ^ x) / 9)
-    local leaves = untilFree(keyLog, cap, keyLongest)
-    if leaves > 0 then
-      -- Room comes when the oldest slot leaves or when the cap grows to cap + 1, the
-      -- earlier of the two.
-      local grows = capAt + math.ceil(capWindow * math.log(9 * (cap + 1) / c0 - 8) / math.log(2)) - now
-      wait = math.max(wait, math.min(leaves, math.max(grows, 1)))
-    end
+if c0 and capAt and now - capAt < 24 * capWindow then
+  local cap = math.floor(c0 * (8 + 2 ^ (math.max(now - capAt, 0) / capWindow)) / 9)
+  local leaves = untilFree(keyLog, cap, keyLongest)
+  if leaves > 0 then
+    -- Room comes when the oldest slot leaves or when the cap grows to cap + 1, the
+    -- earlier of the two.
+    local grows = capAt + math.ceil(capWindow * math.log(9 * (cap + 1) / c0 - 8) / math.log(2)) - now
+    wait = math.max(wait, math.min(leaves, math.max(grows, 1)))
   end
 end
 

@@ -407,30 +407,30 @@ func testCooldown(t *testing.T, b backend) {
 // testRecoveredEndsEscalation checks that 429s in a row double the cool-down, and that a
 // success reported by any replica that saw a 429 brings the next one back to
 // CooldownBase. Throttled returns the cool-down's exact length, as the script computes it
-// from one reading of the Redis clock.
+// from one reading of the Redis clock. The test takes no slot, so no cap is learned.
 func testRecoveredEndsEscalation(t *testing.T, b backend) {
 	const base = 100 * time.Millisecond
 	opts := ratelimit.Options{CooldownBase: base, CooldownMax: time.Minute}
 	ctx := context.Background()
 	key := testenv.UniqueName(t, "key")
-	budget := keyBudget(key, ratelimit.Limit{Count: 1000, Window: time.Second})
-	one, two := newLimiter(t, b.client(t), opts), newLimiter(t, b.client(t), opts)
-	type step struct {
+	client := b.client(t)
+	one, two := newLimiter(t, client, opts), newLimiter(t, b.client(t), opts)
+	steps := []struct {
 		name string
 		l    *ratelimit.Limiter
 		op   string // "429", "2xx"
 		want time.Duration
-	}
-	steps := []step{
+	}{
 		{name: "first 429", l: one, op: "429", want: base},
 		{name: "429 with no success since", l: one, op: "429", want: 2 * base},
-		{name: "429 from another replica", l: two, op: "429", want: 4 * base},
+		{name: "429 on another replica", l: two, op: "429", want: 4 * base},
 		{name: "success", l: one, op: "2xx"},
 		{name: "429 after a success", l: two, op: "429", want: base},
 		{name: "429 with no success since", l: one, op: "429", want: 2 * base},
 		{name: "success on the other replica", l: two, op: "2xx"},
 		{name: "429 after its success", l: one, op: "429", want: base},
 	}
+	var coolUntil time.Time // on the Redis clock, no earlier than the cool-down's end
 	for _, s := range steps {
 		switch s.op {
 		case "2xx":
@@ -438,13 +438,20 @@ func testRecoveredEndsEscalation(t *testing.T, b backend) {
 				t.Fatalf("%s: Recovered: %v", s.name, err)
 			}
 		case "429":
-			// Wait out the current cool-down, as a caller does before its next call.
-			if _, err := s.l.Wait(ctx, budget); err != nil {
-				t.Fatalf("%s: Wait: %v", s.name, err)
-			}
-			if got, err := s.l.Throttled(ctx, key, 0); err != nil || got != s.want {
+			// A 429 answers a call taken after the cool-down ended.
+			testenv.WaitFor(t, 10*time.Second, "the cool-down to end on the Redis clock", func() bool {
+				now, err := client.Time(ctx).Result()
+				return err == nil && !now.Before(coolUntil)
+			})
+			got, err := s.l.Throttled(ctx, key, 0)
+			if err != nil || got != s.want {
 				t.Fatalf("%s: Throttled = %v, %v; want %v, nil", s.name, got, err, s.want)
 			}
+			after, err := client.Time(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			coolUntil = after.Add(got)
 		}
 	}
 }
@@ -480,12 +487,12 @@ func (f *fakeTrustpilot) call() bool {
 // testLearnedCapConverges runs two replicas of two workers each against a fake
 // Trustpilot that accepts half of the key's budget (another application spends the rest):
 // each worker calls Wait, calls the fake, and reports the answer with Throttled or
-// Recovered, like the consumer. Without the learned cap every cool-down (20ms here) would
-// end in a burst and a 429, about 50 a second; with it the key settles just below the
-// real limit with about one 429 event per window. The test counts: 429s stay below a
-// tenth of the accepted calls, the learned cap ends between 80% and 110% of the real
-// limit, and after the first two windows the accepted calls come at 70% of the real limit
-// or more (every window of the fake holds at most its limit, by construction).
+// Recovered, like the consumer. The key must settle just below the real limit with about
+// one 429 event per window. The test counts: 429s stay below 5% of the accepted calls,
+// the learned cap ends between 80% and 110% of the real limit, and after the first two
+// windows the fake's window holds on average 80% of its limit or more (it never holds
+// more, by construction). With the cap disabled in the script, 10-14% of the calls were
+// refused and the window held two thirds of the limit; with it, 1-2% and 98%.
 func testLearnedCapConverges(t *testing.T, b backend) {
 	if testing.Short() {
 		t.Skip("takes about 8 s")
@@ -541,22 +548,47 @@ func testLearnedCapConverges(t *testing.T, b backend) {
 	}
 	c0, err := b.client(t).HGet(context.Background(), ratelimit.DefaultKeyPrefix+"{"+key+"}:cooldown", "cap").Int()
 	if err != nil {
-		t.Fatalf("read the learned cap: %v", err)
+		t.Errorf("read the learned cap: %v", err)
 	}
-	steady := accepted[2*realLimit:]
-	span := steady[len(steady)-1].Sub(steady[0])
-	rate := float64(len(steady)-1) / span.Seconds() * window.Seconds()
-	t.Logf("%d calls accepted, %d refused (%.1f%%); learned cap %d; %.0f accepted per window after the first two (the real limit is %d)",
-		len(accepted), refused, 100*float64(refused)/float64(len(accepted)), c0, rate, realLimit)
-	if refused*10 > len(accepted) {
-		t.Errorf("%d calls refused for %d accepted; want at most a tenth", refused, len(accepted))
+	held := meanHeld(accepted, accepted[2*realLimit].Add(window), window)
+	t.Logf("%d calls accepted, %d refused (%.1f%%); learned cap %d; after the first two windows the fake's window held %.1f calls on average (its limit is %d)",
+		len(accepted), refused, 100*float64(refused)/float64(len(accepted)), c0, held, realLimit)
+	if refused*20 > len(accepted) {
+		t.Errorf("%d calls refused for %d accepted; want at most 5%%", refused, len(accepted))
 	}
 	if c0*10 < realLimit*8 || c0*10 > realLimit*11 {
 		t.Errorf("learned cap %d; want between 80%% and 110%% of the real limit %d", c0, realLimit)
 	}
-	if rate < 0.7*realLimit {
-		t.Errorf("%.0f calls accepted per window after the first two; want at least 70%% of the real limit %d", rate, realLimit)
+	if held < 0.8*realLimit {
+		t.Errorf("after the first two windows the fake's window held %.1f calls on average; want at least 80%% of its limit %d", held, realLimit)
 	}
+}
+
+// meanHeld is how many of the accepted calls (oldest first) a window of length window
+// held on average, over the windows ending from from to the last call, sampled 1000
+// times: the rate of calls, which bursts do not bias.
+func meanHeld(accepted []time.Time, from time.Time, window time.Duration) float64 {
+	const samples = 1000
+	to := accepted[len(accepted)-1]
+	var sum int
+	for i := range samples {
+		end := from.Add(time.Duration(i) * to.Sub(from) / samples)
+		// Calls in (end - window, end].
+		first, _ := slices.BinarySearchFunc(accepted, end.Add(-window), func(a, t time.Time) int {
+			if a.After(t) {
+				return 1
+			}
+			return -1
+		})
+		last, _ := slices.BinarySearchFunc(accepted, end, func(a, t time.Time) int {
+			if a.After(t) {
+				return 1
+			}
+			return -1
+		})
+		sum += last - first
+	}
+	return float64(sum) / samples
 }
 
 func testContextEnds(t *testing.T, b backend) {

@@ -86,7 +86,7 @@ func (l *Limiter) cool(ctx context.Context, key string, d time.Duration) (time.D
 		return 0, err
 	}
 	// d is rounded up to whole microseconds so that a positive d never reads as 0.
-	left, err := cooldownScript.Run(ctx, l.client, []string{l.cooldownKey(key), l.keyLog(key)},
+	left, err := cooldownScript.Run(ctx, l.client, []string{l.cooldownKey(key), l.keyLog(key), l.refusalLog(key)},
 		(d + time.Microsecond - 1).Microseconds(), l.opts.CooldownBase.Microseconds(), l.opts.CooldownMax.Microseconds(),
 		l.opts.CapWindow.Microseconds(), l.opts.Margin.Microseconds()).Int64()
 	if err != nil {

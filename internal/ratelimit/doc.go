@@ -1,7 +1,7 @@
 // Package ratelimit shares the call budgets of Trustpilot API keys and of destinations
 // between every consumer replica through Redis, as sliding windows: Limit{Count: N,
 // Window: W} means at most N calls in any window of length W, however the calls are
-// spread over replicas (DESIGN.md, consumer promises 6, 7 and 10).
+// spread over replicas (the README's consumer promises on budgets and retries).
 //
 // Trustpilot counts calls per API key, and one key often serves several destinations
 // (business units). So a call counts against a Budget: its key's windows (KeyLimits),

@@ -154,6 +154,9 @@ func (l *Limiter) keyLog(key string) string { return l.tagged(key) + ":log" }
 // cooldownKey is the hash of key's cool-down, escalation and learned cap.
 func (l *Limiter) cooldownKey(key string) string { return l.tagged(key) + ":cooldown" }
 
+// refusalLog is the sorted set of key's recent 429s without Retry-After.
+func (l *Limiter) refusalLog(key string) string { return l.tagged(key) + ":refused" }
+
 // destinationLog is the sorted set of the slots of destination under key.
 func (l *Limiter) destinationLog(key, destination string) string {
 	return l.tagged(key) + ":dest:" + destination + ":log"

@@ -1,5 +1,5 @@
-// Package sandbox is a local simulator of the Trustpilot API, faithful to
-// shared/trustpilot-api.md including its quirks. It serves every test of invitepipe,
+// Package sandbox is a local simulator of the Trustpilot API, faithful to the real API
+// including its quirks (internal/sandbox/README.md lists them). It serves every test of invitepipe,
 // the demo, and users' staging environments (command `invitepipe sandbox`).
 //
 // Embedding it in a test:
