@@ -23,6 +23,7 @@ import (
 	"github.com/invitepipe/invitepipe/internal/ledger"
 	"github.com/invitepipe/invitepipe/internal/logging"
 	"github.com/invitepipe/invitepipe/internal/metrics"
+	"github.com/invitepipe/invitepipe/internal/progress"
 	"github.com/invitepipe/invitepipe/internal/ratelimit"
 )
 
@@ -93,6 +94,12 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 		p.close()
 		return nil, err
 	}
+	// Done offsets past the committed one are remembered as long as a row may wait.
+	prog, err := progress.New(p.redis, max(cfg.DeferMaxAge, 7*24*time.Hour)+24*time.Hour)
+	if err != nil {
+		p.close()
+		return nil, err
+	}
 	m := metrics.New(version)
 	host, _ := os.Hostname()
 	p.handler, err = deliver.New(deliver.Config{
@@ -115,6 +122,7 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 		PartitionInflight: cfg.PartitionConcurrency,
 		MaxInflight:       cfg.Concurrency,
 		MaxDeferredBodies: cfg.DeferBuffer,
+		Progress:          prog,
 		DeferMaxAge:       cfg.DeferMaxAge,
 		DrainTimeout:      cfg.DrainTimeout,
 		SessionTimeout:    cfg.SessionTimeout,

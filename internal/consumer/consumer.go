@@ -13,6 +13,7 @@ import (
 
 	"github.com/invitepipe/invitepipe/internal/kafkaconn"
 	"github.com/invitepipe/invitepipe/internal/metrics"
+	"github.com/invitepipe/invitepipe/internal/progress"
 )
 
 // Handler gives one message its outcome.
@@ -36,6 +37,13 @@ type Handler interface {
 	Expire(ctx context.Context, msg kafka.Message, waited time.Duration) error
 }
 
+// Progress keeps, beyond the committed offset, which offsets of a partition already have
+// their outcome, so that the next owner skips them (*progress.Store in production).
+type Progress interface {
+	Save(ctx context.Context, group, topic string, partition int, gen int32, snap progress.Snapshot) error
+	Load(ctx context.Context, group, topic string, partition int) (progress.Snapshot, error)
+}
+
 // Config tunes the consumer. Zero fields take their defaults.
 type Config struct {
 	// Topic is the rows topic. Required.
@@ -52,6 +60,10 @@ type Config struct {
 	MaxDeferredBodies int
 	// RescanBatch bounds the messages one pass of reading again collects. Default 1024.
 	RescanBatch int
+	// Progress, when set, records done offsets beyond the watermark every
+	// CommitInterval and at each generation's end, and is read when a partition is
+	// assigned: a rebalance then redoes only the work of the last interval.
+	Progress Progress
 	// DeferMaxAge is how old (by its Kafka timestamp) a deferred message may grow before
 	// it is expired (Handler.Expire) instead of waiting on, so that Kafka's retention
 	// never deletes it unseen. Zero: never.
@@ -208,7 +220,7 @@ func (c *Consumer) startGeneration(gen *kafka.Generation) {
 	ids := make([]int, len(assigned))
 	for i, pa := range assigned {
 		ids[i] = pa.ID
-		p := &partition{c: c, id: pa.ID, log: c.log.With().Int("partition", pa.ID).Logger(), com: com}
+		p := &partition{c: c, id: pa.ID, gen: gen.ID, log: c.log.With().Int("partition", pa.ID).Logger(), com: com}
 		gen.Start(func(gctx context.Context) {
 			defer partitions.Done()
 			p.run(gctx, pa.Offset)

@@ -9,9 +9,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/invitepipe/invitepipe/internal/lane"
+	"github.com/invitepipe/invitepipe/internal/progress"
 	"github.com/invitepipe/invitepipe/internal/testenv"
 )
 
@@ -201,4 +203,64 @@ func TestRetentionReadsTheTopic(t *testing.T) {
 	if err != nil || got != 24*time.Hour {
 		t.Errorf("Retention = %v, %v; want 24h (the test broker's)", got, err)
 	}
+}
+
+// TestProgressBoundsTheWorkARebalanceRedoes: lane b waits, so the commits stay below
+// its first message while all of lane a is done. A new member of the group (the first
+// one stopped) handles only lane b's messages again, not lane a's: the done offsets past
+// the committed one were recorded in Redis. Without the record it handles them all.
+func TestProgressBoundsTheWorkARebalanceRedoes(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		record     bool
+		wantRedone func(redone, na int) bool
+	}{
+		{name: "with the record", record: true, wantRedone: func(redone, na int) bool { return redone == 0 }},
+		{name: "without", record: false, wantRedone: func(redone, na int) bool { return redone > na/2 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t)
+			if tc.record {
+				store, err := progress.New(redisClient(t), time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.cfg.Progress = store
+			}
+			const na, nb = 600, 300
+			ends := f.produceLanes(na, nb)
+			first := newLaneHandler(time.Hour)
+			stop, c := f.startConsumer(first)
+			testenv.WaitFor(t, 60*time.Second, "lane a done and lane b deferred", func() bool {
+				once, _ := first.count(first.done, "a-")
+				return once == na && c.Deferred() == nb
+			})
+			stop()
+
+			second := newLaneHandler(100 * time.Millisecond)
+			second.open.Store(true)
+			f.start(second)
+			f.waitCommitted(ends, 60*time.Second)
+			redone := second.triesOf("a")
+			t.Logf("%s: %d of lane a's %d done messages handled again after the rebalance", tc.name, redone, na)
+			if !tc.wantRedone(redone, na) {
+				t.Errorf("%d of lane a's messages handled again", redone)
+			}
+			if once, _ := second.count(second.done, "b-"); once != nb {
+				t.Errorf("lane b: %d handled by the new member; want %d", once, nb)
+			}
+		})
+	}
+}
+
+// redisClient is a client of the test Redis.
+func redisClient(t *testing.T) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(testenv.RedisURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
 }

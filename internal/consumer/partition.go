@@ -9,6 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/invitepipe/invitepipe/internal/lane"
+	"github.com/invitepipe/invitepipe/internal/progress"
 )
 
 // kind is what a dispatched message is for.
@@ -54,6 +55,7 @@ const statsInterval = time.Second
 type partition struct {
 	c   *Consumer
 	id  int
+	gen int32
 	log zerolog.Logger
 	com *committer
 
@@ -64,6 +66,12 @@ type partition struct {
 	wanted   []want // released without a body, waiting to be read again
 	scanning bool   // a rescan is running
 	hwm      int64  // the partition's high watermark, as last seen
+
+	// known are the offsets a previous owner recorded done (Config.Progress); skipped
+	// counts those skipped, saved whether the last outcomes are recorded.
+	known   progress.Snapshot
+	skipped int
+	saved   bool
 
 	results   chan result
 	rescanned chan rescanItem
@@ -84,6 +92,7 @@ func (p *partition) run(gctx context.Context, start int64) {
 	defer startDraining()
 
 	p.wm = newWatermark(start)
+	p.load(gctx)
 	p.lanes = map[string]*laneState{}
 	p.results = make(chan result, p.c.cfg.PartitionInflight) // each in-flight message sends once
 	p.rescanned = make(chan rescanItem)
@@ -122,9 +131,11 @@ func (p *partition) run(gctx context.Context, start int64) {
 		case <-tick.C:
 			p.expire()
 			p.publish()
+			p.save()
 		case <-gctx.Done():
 			startDraining()
 			p.drain(hard, cancelHard)
+			p.save()
 			return
 		}
 	}
@@ -138,6 +149,11 @@ func (p *partition) arrive(hard, draining context.Context, msg kafka.Message) {
 		return // a redelivery of an offset already fetched in this generation
 	}
 	p.hwm = max(p.hwm, msg.HighWaterMark)
+	if p.known.Has(msg.Offset) {
+		p.skipped++
+		p.com.set(p.id, p.wm.done(msg.Offset))
+		return
+	}
 	p.com.set(p.id, p.wm.committable())
 	if name := p.c.handler.Lane(msg); name != "" {
 		if l := p.lanes[name]; l != nil && !l.open() {
@@ -184,6 +200,7 @@ func (p *partition) finish(r result, gctx context.Context) {
 	switch {
 	case r.err == nil:
 		p.c.progress()
+		p.saved = false
 		p.com.set(p.id, p.wm.done(r.msg.Offset))
 	case w != nil && w.Own():
 		p.deferMsg(p.lane(w.Lane), r.msg, w.Until.UnixNano())
@@ -402,6 +419,7 @@ func (p *partition) drain(hard context.Context, cancelHard context.CancelFunc) {
 		case r := <-p.results:
 			p.inflight--
 			if r.err == nil {
+				p.saved = false
 				p.com.set(p.id, p.wm.done(r.msg.Offset))
 			}
 		case <-hard.Done():
@@ -423,4 +441,46 @@ func (p *partition) forget() {
 	}
 	p.c.bodies.Add(-bodies)
 	p.c.lanes.publish(p.id, nil, -1)
+	if p.skipped > 0 {
+		p.log.Info().Int("skipped", p.skipped).Msg("offsets a previous owner had done were skipped")
+	}
+}
+
+// progressTimeout bounds one load or save of the partition's progress record.
+const progressTimeout = 5 * time.Second
+
+// load reads the offsets a previous owner recorded done. Without the record (or Redis)
+// every message after the committed offset is handled again: the ledger makes that
+// harmless, only slower.
+func (p *partition) load(gctx context.Context) {
+	if p.c.cfg.Progress == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(gctx, progressTimeout)
+	defer cancel()
+	snap, err := p.c.cfg.Progress.Load(ctx, p.c.cfg.Group, p.c.cfg.Topic, p.id)
+	if err != nil {
+		p.log.Warn().Err(err).Msg("cannot read which offsets past the committed one are done; handling them again")
+		return
+	}
+	p.known = snap
+}
+
+// save records the offsets done past the watermark, once new outcomes came in and the
+// partition has read past what the previous owner recorded (so nothing it knew is lost).
+func (p *partition) save() {
+	if p.c.cfg.Progress == nil || p.saved || p.wm.next < p.known.From+int64(len(p.known.Done))*8 {
+		return
+	}
+	from, done, beyond := p.wm.snapshot()
+	p.saved = true
+	if !beyond {
+		return // the committed offset says it all
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), progressTimeout)
+	defer cancel()
+	if err := p.c.cfg.Progress.Save(ctx, p.c.cfg.Group, p.c.cfg.Topic, p.id, p.gen, progress.Snapshot{From: from, Done: done}); err != nil {
+		p.saved = false
+		p.log.Debug().Err(err).Msg("recording the offsets done past the committed one")
+	}
 }

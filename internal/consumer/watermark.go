@@ -1,6 +1,9 @@
 package consumer
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // watermark follows the offsets of one partition from fetch to outcome and says which
 // offset may be committed: the first offset fetched and not yet done, or the one after
@@ -102,4 +105,19 @@ func (w *watermark) advance() {
 		w.have = w.have[:n]
 		w.origin += int64(drop) * 64
 	}
+}
+
+// snapshot returns the done offsets from origin to the last fetched as a bitmap (bit i of
+// byte i/8 is offset from+i), and whether any offset past the watermark is done: without
+// one the committed offset says it all.
+func (w *watermark) snapshot() (from int64, done []byte, beyond bool) {
+	words := int((w.next - w.origin + 63) / 64)
+	done = make([]byte, 0, words*8)
+	for _, word := range w.have[:words] {
+		done = binary.LittleEndian.AppendUint64(done, word)
+	}
+	for o := w.base; o < w.next && !beyond; o++ {
+		beyond = w.isDone(o)
+	}
+	return w.origin, done, beyond
 }

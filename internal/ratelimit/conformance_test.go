@@ -499,7 +499,7 @@ func testLearnedCapConverges(t *testing.T, b backend) {
 	}
 	const (
 		window    = time.Second
-		realLimit = 100 // the fake's limit per window
+		realLimit = 200 // the fake's limit per window
 		windows   = 8   // the run ends when the fake has accepted realLimit*windows calls
 	)
 	opts := ratelimit.Options{Margin: 10 * time.Millisecond, CooldownBase: 20 * time.Millisecond, CooldownMax: time.Second, CapWindow: window}
