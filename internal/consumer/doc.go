@@ -37,6 +37,11 @@
 //     drain for up to Config.DrainTimeout, the final watermark is committed
 //     synchronously, and only then may the partition move to another member. Deferred
 //     messages are simply left behind the watermark: the next owner reads them again.
+//   - A rebalance redoes bounded work: with Config.Progress, each partition records in
+//     Redis (fenced by the generation) which offsets past the watermark are done, every
+//     CommitInterval and at the generation's end; the next owner skips them, so it redoes
+//     at most the last interval's outcomes (and re-reads the deferred messages), and a
+//     bad row it skips is not dead-lettered twice.
 //   - A new group starts at the earliest offset; an existing group resumes at its
 //     committed offsets. A message redelivered after a rebalance is handled again: the
 //     Handler (its ledger) makes that harmless.
