@@ -121,7 +121,7 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 		Group:             cfg.Group,
 		PartitionInflight: cfg.PartitionConcurrency,
 		MaxInflight:       cfg.Concurrency,
-		MaxDeferredBodies: cfg.DeferBuffer,
+		MaxDeferredBodies: deferBuffer(cfg.DeferBuffer),
 		Progress:          prog,
 		DeferMaxAge:       cfg.DeferMaxAge,
 		DrainTimeout:      cfg.DrainTimeout,
@@ -181,6 +181,15 @@ func (p *pipeline) run(ctx context.Context) error {
 	return nil
 }
 
+// deferBuffer maps INVITEPIPE_DEFER_BUFFER (0: keep no body) to the consumer's
+// MaxDeferredBodies (0 there means its default).
+func deferBuffer(n int) int {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
 // deriveDeferMaxAge sets INVITEPIPE_DEFER_MAX_AGE's default: half the rows topic's
 // retention, so a waiting message is dead-lettered long before Kafka deletes it.
 func (p *pipeline) deriveDeferMaxAge(ctx context.Context) {
@@ -215,7 +224,7 @@ func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
 		case <-t.C:
 		}
 		idle := time.Since(p.consumer.LastProgress())
-		if idle < p.cfg.WatchdogTimeout || p.consumer.Deferred() > 0 || len(p.handler.Paused()) > 0 {
+		if idle < p.cfg.WatchdogTimeout || p.consumer.Held() || len(p.handler.Paused()) > 0 {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)

@@ -56,7 +56,7 @@ type Config struct {
 	MaxInflight int
 	// MaxDeferredBodies bounds the deferred messages whose bodies the process keeps in
 	// memory; past it a deferred message keeps only its offset (a few bytes) and is read
-	// again from Kafka when its turn comes. Default 10000.
+	// again from Kafka when its turn comes. Default 10000; negative: none.
 	MaxDeferredBodies int
 	// RescanBatch bounds the messages one pass of reading again collects. Default 1024.
 	RescanBatch int
@@ -112,9 +112,9 @@ func (c Config) Validate() error {
 	if c.Topic == "" || c.Group == "" {
 		errs = append(errs, errors.New("consumer: topic and group are required"))
 	}
-	if c.PartitionInflight < 1 || c.MaxInflight < 1 || c.MaxDeferredBodies < 0 || c.RescanBatch < 1 || c.DeferMaxAge < 0 {
-		errs = append(errs, fmt.Errorf("consumer: need partition in-flight (%d), max in-flight (%d) and rescan batch (%d) >= 1, deferred bodies (%d) and defer max age (%s) >= 0",
-			c.PartitionInflight, c.MaxInflight, c.RescanBatch, c.MaxDeferredBodies, c.DeferMaxAge))
+	if c.PartitionInflight < 1 || c.MaxInflight < 1 || c.RescanBatch < 1 || c.DeferMaxAge < 0 {
+		errs = append(errs, fmt.Errorf("consumer: need partition in-flight (%d), max in-flight (%d) and rescan batch (%d) >= 1 and defer max age (%s) >= 0",
+			c.PartitionInflight, c.MaxInflight, c.RescanBatch, c.DeferMaxAge))
 	}
 	if c.DrainTimeout >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("consumer: drain timeout %s must be shorter than the session timeout %s, or the final commit comes after the group dropped this member", c.DrainTimeout, c.SessionTimeout))
@@ -158,6 +158,11 @@ func (c *Consumer) Joined() bool { return c.joined.Load() }
 
 // Deferred is the number of messages this process holds deferred for their destination.
 func (c *Consumer) Deferred() int { return c.lanes.deferred() }
+
+// Held reports whether messages wait because their destination cannot take them now
+// (paused, cooling down, out of budget): then no progress is expected of them. Messages
+// retrying on their own do not count.
+func (c *Consumer) Held() bool { return c.lanes.held() }
 
 func (c *Consumer) progress() { c.lastProgress.Store(time.Now().UnixNano()) }
 

@@ -87,13 +87,14 @@ func (l *laneState) due(now int64) bool {
 // pop takes the lane's first waiter.
 func (l *laneState) pop() entry { return heap.Pop(&l.waiting).(entry) }
 
-// wakeAt is when the lane next needs attention: the end of its closure, or the due time
-// of its first waiter while open. Zero: never.
-func (l *laneState) wakeAt() time.Time {
+// wakeAt is when the lane next needs a timer: the end of its closure, or, while open,
+// the due time of its first waiter if that is later than now (waiters already due are
+// taken as slots free, without a timer). Zero: never.
+func (l *laneState) wakeAt(now int64) time.Time {
 	switch {
 	case !l.until.IsZero():
 		return l.until
-	case l.probing || len(l.waiting) == 0:
+	case l.probing || len(l.waiting) == 0 || l.waiting[0].due <= now:
 		return time.Time{}
 	default:
 		return time.Unix(0, l.waiting[0].due)

@@ -255,7 +255,7 @@ func (p *partition) deferMsg(l *laneState, msg kafka.Message, due int64) {
 		p.c.bodies.Add(-1)
 	}
 	l.push(e)
-	p.touch(l.wakeAt())
+	p.touch(l.wakeAt(time.Now().UnixNano()))
 }
 
 // release takes e out of its lane for dispatch as k: at once with its body, else once
@@ -341,8 +341,9 @@ func (p *partition) touch(at time.Time) {
 // rearm points the wake timer at the earliest lane that needs attention.
 func (p *partition) rearm() {
 	var next time.Time
+	now := time.Now().UnixNano()
 	for _, l := range p.lanes {
-		if at := l.wakeAt(); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+		if at := l.wakeAt(now); !at.IsZero() && (next.IsZero() || at.Before(next)) {
 			next = at
 		}
 	}

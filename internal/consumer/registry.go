@@ -126,6 +126,21 @@ func (r *registry) export(name string, now int64) {
 	}
 }
 
+// held reports whether some lane holds messages back for its destination (paused,
+// cooling down or out of budget), as opposed to messages retrying on their own.
+func (r *registry) held() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, byPart := range r.stats {
+		for _, s := range byPart {
+			if s.reason != "" && s.reason != lane.Retry {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // deferred is the number of messages this process holds deferred.
 func (r *registry) deferred() int {
 	r.mu.Lock()

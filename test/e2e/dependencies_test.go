@@ -183,7 +183,7 @@ func TestSharedRateLimit(t *testing.T) {
 	if n := st.Calls[sandbox.ClassInvitations][http.StatusTooManyRequests]; n != 0 {
 		t.Errorf("the sandbox answered 429 %d times; the shared budget must keep every call within its limit", n)
 	}
-	peaks := st.RateWindows[sandbox.DefaultAPIKey]
+	peaks := st.RateWindows[s.apiKey]
 	if len(peaks) != 1 || peaks[0].MaxCalls > limit.Limit {
 		t.Errorf("busiest windows = %+v, want one of at most %d calls", peaks, limit.Limit)
 	}

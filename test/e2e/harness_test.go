@@ -62,9 +62,13 @@ type stack struct {
 	// key on them, so tests sharing Redis never see each other's state.
 	businessUnit string
 	destination  string
-	activations  string // path of the activation file
-	env          map[string]string
-	client       *kafka.Client
+	// apiKey is the API key of the single destination (the first one of a stack with
+	// several), unique to the stack: the limiter keeps each key's cool-downs and learned
+	// cap in Redis, so tests sharing a key (and Redis) would throttle each other.
+	apiKey      string
+	activations string // path of the activation file
+	env         map[string]string
+	client      *kafka.Client
 	// dests are the destinations of a stack built from stackOptions.destinations, by
 	// label; the first one is also businessUnit and destination.
 	dests map[string]*dest
@@ -103,6 +107,9 @@ func newStack(t *testing.T, o stackOptions) *stack {
 
 	cfg := sandbox.DefaultConfig()
 	cfg.BusinessUnits = []sandbox.BusinessUnit{{ID: s.businessUnit}}
+	s.apiKey = testenv.UniqueName(t, "key")
+	apiSecret := "secret-" + s.apiKey
+	cfg.Credentials = append(cfg.Credentials, sandbox.Credential{APIKey: s.apiKey, APISecret: apiSecret})
 	if len(o.destinations) > 0 {
 		s.planDestinations(o.destinations, &cfg)
 	}
@@ -152,8 +159,8 @@ func newStack(t *testing.T, o stackOptions) *stack {
 		"INVITEPIPE_RETRY_MAX_ATTEMPTS":         "50",
 		"INVITEPIPE_RETRY_MAX_ELAPSED":          "5m",
 		"INVITEPIPE_DESTINATION_PROBE_INTERVAL": "500ms",
-		"TP_KEY":                                sandbox.DefaultAPIKey,
-		"TP_SECRET":                             sandbox.DefaultAPISecret,
+		"TP_KEY":                                s.apiKey,
+		"TP_SECRET":                             apiSecret,
 		"TP_USER":                               sandbox.DefaultBusinessUserID,
 	}
 	for _, d := range s.dests {
@@ -465,7 +472,7 @@ func (s *stack) planDestinations(specs []destSpec, cfg *sandbox.Config) {
 			cfg.Credentials = append(cfg.Credentials, sandbox.Credential{APIKey: d.apiKey, APISecret: d.apiSecret})
 		}
 		if i == 0 {
-			s.businessUnit, s.destination = d.businessUnit, d.name
+			s.businessUnit, s.destination, s.apiKey = d.businessUnit, d.name, d.apiKey
 		}
 	}
 }
