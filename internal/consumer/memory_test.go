@@ -99,7 +99,7 @@ func row(lane string, i int) kafka.Message {
 }
 
 // rssKiB and peakKiB read the process's resident set (now and its peak) from /proc.
-func rssKiB(t *testing.T) int { return procStatus(t, "VmRSS:") }
+func rssKiB(t *testing.T) int  { return procStatus(t, "VmRSS:") }
 func peakKiB(t *testing.T) int { return procStatus(t, "VmHWM:") }
 
 func procStatus(t *testing.T, field string) int {

@@ -83,6 +83,10 @@ func runConformance(t *testing.T, b backend) {
 		t.Parallel()
 		testLearnedCapConverges(t, b)
 	})
+	t.Run("isolated 429s leave the budget alone", func(t *testing.T) {
+		t.Parallel()
+		testIsolatedThrottling(t, b)
+	})
 	t.Run("Wait returns ctx.Err() when its context ends", func(t *testing.T) {
 		t.Parallel()
 		testContextEnds(t, b)
@@ -457,12 +461,16 @@ func testRecoveredEndsEscalation(t *testing.T, b backend) {
 }
 
 // fakeTrustpilot answers calls like Trustpilot's quota: at most limit accepted calls in
-// any window of its length, 429 past that. It records when it accepted each call.
+// any window of its length, 429 past that; and, when refuseEvery is set, 429 to every
+// refuseEvery-th call whatever the quota (429s that say nothing about the rate). It
+// records when it accepted each call.
 type fakeTrustpilot struct {
-	limit  int
-	window time.Duration
+	limit       int
+	window      time.Duration
+	refuseEvery int
 
 	mu       sync.Mutex
+	calls    int
 	accepted []time.Time // oldest first
 	inWindow int         // index in accepted of the oldest call still in the window
 	refused  int
@@ -473,10 +481,11 @@ func (f *fakeTrustpilot) call() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
+	f.calls++
 	for f.inWindow < len(f.accepted) && now.Sub(f.accepted[f.inWindow]) >= f.window {
 		f.inWindow++
 	}
-	if len(f.accepted)-f.inWindow >= f.limit {
+	if len(f.accepted)-f.inWindow >= f.limit || (f.refuseEvery > 0 && f.calls%f.refuseEvery == 0) {
 		f.refused++
 		return false
 	}
@@ -484,15 +493,63 @@ func (f *fakeTrustpilot) call() bool {
 	return true
 }
 
-// testLearnedCapConverges runs two replicas of two workers each against a fake
-// Trustpilot that accepts half of the key's budget (another application spends the rest):
-// each worker calls Wait, calls the fake, and reports the answer with Throttled or
-// Recovered, like the consumer. The key must settle just below the real limit with about
-// one 429 event per window. The test counts: 429s stay below 5% of the accepted calls,
-// the learned cap ends between 80% and 110% of the real limit, and after the first two
-// windows the fake's window holds on average 80% of its limit or more (it never holds
-// more, by construction). With the cap disabled in the script, 10-14% of the calls were
-// refused and the window held two thirds of the limit; with it, 1-2% and 98%.
+// runAgainst runs two replicas of one worker each with opts against fake until it has
+// accepted n calls (or a minute has passed): each worker calls Wait for budget, calls the
+// fake, and reports the answer with Throttled or Recovered, like the consumer. It returns
+// the times of the accepted calls and the number of refused ones.
+func runAgainst(t *testing.T, b backend, opts ratelimit.Options, budget ratelimit.Budget, fake *fakeTrustpilot, n int) ([]time.Time, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for range 2 {
+		l := newLimiter(t, b.client(t), opts)
+		wg.Go(func() {
+			for {
+				if _, err := l.Wait(ctx, budget); err != nil {
+					if !errors.Is(err, context.Canceled) {
+						t.Errorf("Wait: %v", err)
+					}
+					return
+				}
+				var err error
+				if fake.call() {
+					err = l.Recovered(ctx, budget.Key)
+				} else {
+					_, err = l.Throttled(ctx, budget.Key, 0)
+				}
+				if err != nil && !errors.Is(err, context.Canceled) {
+					t.Errorf("reporting the answer: %v", err)
+				}
+				fake.mu.Lock()
+				done := len(fake.accepted) >= n
+				fake.mu.Unlock()
+				if done {
+					cancel()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	fake.mu.Lock()
+	defer fake.mu.Unlock()
+	if len(fake.accepted) < n {
+		t.Fatalf("the fake accepted %d calls in a minute; want %d", len(fake.accepted), n)
+	}
+	return fake.accepted, fake.refused
+}
+
+// testLearnedCapConverges runs two replicas of one worker each against a fake Trustpilot
+// that accepts half of the key's budget (another application spends the rest): each
+// worker calls Wait, calls the fake, and reports the answer with Throttled or Recovered,
+// like the consumer. The key must settle just below the real limit. The test counts: the
+// learned cap, which is what the key may use per window, ends between 80% and 100% of the
+// real limit, and 429s stay below 5% of the accepted calls. As a check against
+// starvation that tolerates a loaded machine, after the first two windows the fake's
+// window must also hold on average 70% of its limit or more. Measured on 2 CPUs with
+// -race: with the cap, cap 90%, 1.4-3% refused, 82-96% of the limit held; with the cap
+// disabled in the script, no cap, 3.4-3.8% refused (escalation spaces the 429s) and
+// 59-72% held.
 func testLearnedCapConverges(t *testing.T, b backend) {
 	if testing.Short() {
 		t.Skip("takes about 8 s")
@@ -503,50 +560,9 @@ func testLearnedCapConverges(t *testing.T, b backend) {
 		windows   = 8   // the run ends when the fake has accepted realLimit*windows calls
 	)
 	opts := ratelimit.Options{Margin: 10 * time.Millisecond, CooldownBase: 20 * time.Millisecond, CooldownMax: time.Second, CapWindow: window}
-	key := testenv.UniqueName(t, "key")
-	budget := keyBudget(key, ratelimit.Limit{Count: 2 * realLimit, Window: window})
-	fake := &fakeTrustpilot{limit: realLimit, window: window}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	var wg sync.WaitGroup
-	for range 2 {
-		l := newLimiter(t, b.client(t), opts)
-		for range 2 {
-			wg.Go(func() {
-				for {
-					if _, err := l.Wait(ctx, budget); err != nil {
-						if !errors.Is(err, context.Canceled) {
-							t.Errorf("Wait: %v", err)
-						}
-						return
-					}
-					var err error
-					if fake.call() {
-						err = l.Recovered(ctx, key)
-					} else {
-						_, err = l.Throttled(ctx, key, 0)
-					}
-					if err != nil && !errors.Is(err, context.Canceled) {
-						t.Errorf("reporting the answer: %v", err)
-					}
-					fake.mu.Lock()
-					done := len(fake.accepted) >= realLimit*windows
-					fake.mu.Unlock()
-					if done {
-						cancel()
-					}
-				}
-			})
-		}
-	}
-	wg.Wait()
-	fake.mu.Lock()
-	accepted, refused := fake.accepted, fake.refused
-	fake.mu.Unlock()
-	if len(accepted) < realLimit*windows {
-		t.Fatalf("the fake accepted %d calls in a minute; want %d", len(accepted), realLimit*windows)
-	}
-	c0, err := b.client(t).HGet(context.Background(), ratelimit.DefaultKeyPrefix+"{"+key+"}:cooldown", "cap").Int()
+	budget := keyBudget(testenv.UniqueName(t, "key"), ratelimit.Limit{Count: 2 * realLimit, Window: window})
+	accepted, refused := runAgainst(t, b, opts, budget, &fakeTrustpilot{limit: realLimit, window: window}, realLimit*windows)
+	c0, err := b.client(t).HGet(context.Background(), ratelimit.DefaultKeyPrefix+"{"+budget.Key+"}:cooldown", "cap").Int()
 	if err != nil {
 		t.Errorf("read the learned cap: %v", err)
 	}
@@ -556,11 +572,41 @@ func testLearnedCapConverges(t *testing.T, b backend) {
 	if refused*20 > len(accepted) {
 		t.Errorf("%d calls refused for %d accepted; want at most 5%%", refused, len(accepted))
 	}
-	if c0*10 < realLimit*8 || c0*10 > realLimit*11 {
-		t.Errorf("learned cap %d; want between 80%% and 110%% of the real limit %d", c0, realLimit)
+	if c0*10 < realLimit*8 || c0 > realLimit {
+		t.Errorf("learned cap %d; want between 80%% and 100%% of the real limit %d", c0, realLimit)
 	}
-	if held < 0.8*realLimit {
-		t.Errorf("after the first two windows the fake's window held %.1f calls on average; want at least 80%% of its limit %d", held, realLimit)
+	if held < 0.7*realLimit {
+		t.Errorf("after the first two windows the fake's window held %.1f calls on average; want at least 70%% of its limit %d", held, realLimit)
+	}
+}
+
+// testIsolatedThrottling runs the workers of testLearnedCapConverges against a fake
+// Trustpilot whose quota never binds but that answers 429 to every 50th call (2%): such
+// 429s say nothing about the rate, so the key must learn no cap and keep its budget. (A
+// cap cut on every 429 held it to a third of the budget.) As in testLearnedCapConverges,
+// after the first window the fake's window must hold on average 70% of the budget or
+// more (82-96% measured).
+func testIsolatedThrottling(t *testing.T, b backend) {
+	if testing.Short() {
+		t.Skip("takes about 5 s")
+	}
+	const (
+		window  = time.Second
+		count   = 200 // the key's budget per window
+		windows = 5   // the run ends when the fake has accepted count*windows calls
+	)
+	opts := ratelimit.Options{Margin: 10 * time.Millisecond, CooldownBase: 20 * time.Millisecond, CooldownMax: time.Second, CapWindow: window}
+	budget := keyBudget(testenv.UniqueName(t, "key"), ratelimit.Limit{Count: count, Window: window})
+	fake := &fakeTrustpilot{limit: 10 * count, window: window, refuseEvery: 50}
+	accepted, refused := runAgainst(t, b, opts, budget, fake, count*windows)
+	held := meanHeld(accepted, accepted[count].Add(window), window)
+	t.Logf("%d calls accepted, %d refused; after the first window the fake's window held %.1f calls on average (the budget is %d)",
+		len(accepted), refused, held, count)
+	if c, err := b.client(t).HGet(context.Background(), ratelimit.DefaultKeyPrefix+"{"+budget.Key+"}:cooldown", "cap").Result(); !errors.Is(err, redis.Nil) {
+		t.Errorf("learned cap %q, %v; want none", c, err)
+	}
+	if held < 0.7*count {
+		t.Errorf("after the first window the fake's window held %.1f calls on average; want at least 70%% of the budget %d", held, count)
 	}
 }
 

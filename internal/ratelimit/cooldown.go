@@ -32,12 +32,14 @@ func (l *Limiter) Cooldown(ctx context.Context, key string, d time.Duration) err
 // key down for every replica and every destination of the key; it returns how long the
 // cool-down still lasts. With a positive retryAfter (the answer's Retry-After) it is
 // Cooldown(retryAfter). Without:
-//   - A 429 during a cool-down answers a call taken before it: nothing changes.
+//   - A 429 during a cool-down answers a call taken before it: the cool-down and the
+//     strikes stay as they are.
 //   - Otherwise the cool-down is Options.CooldownBase, doubled for each earlier such 429
 //     since the last success on the key (Recovered), capped at Options.CooldownMax;
 //     strikes are also forgotten once CooldownMax has passed after a cool-down ended.
-//   - And the key's learned cap is cut to 9/10 of the slots the key took in the last
-//     Options.CapWindow (doc.go, "Learned cap").
+//   - The 429 is recorded, during a cool-down too; when the key's recent 429s show
+//     persistent throttling, its learned cap is cut to 9/10 of the calls Trustpilot
+//     accepted in the last Options.CapWindow (doc.go, "Learned cap").
 //
 // Until Recovered, this process remembers that the key's escalation may need ending.
 // Errors are those of Cooldown.

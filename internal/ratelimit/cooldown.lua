@@ -58,18 +58,12 @@ if length == 0 then
   -- Throttled persistently: at least 3 refusals in the window, and they are 5% of the
   -- key's calls or this is the third 429 in a row with no success in between.
   if n > 0 and r >= 3 and (r * 20 >= n or strikes >= 2) then
-    local level
-    if not c0 or strikes > 0 then
-      -- No cap yet, or no success since the last 429: the key's real limit is about
-      -- what Trustpilot accepted.
-      level = accepted
-    elseif now - capAt >= capWindow then
-      -- The cap has regained its last cut and was exceeded: cut what it allows now, or
-      -- what Trustpilot accepted if more.
-      level = math.max(accepted, math.floor(c0 * (8 + 2 ^ ((now - capAt) / capWindow)) / 9))
-    end
-    if level then
-      c0, capAt = math.max(1, math.floor(level * 9 / 10)), now
+    -- A cap is not cut again before it has regained its last cut (one window), unless no
+    -- success came since the last 429: until then, 429s that successes separate answer
+    -- the excess that the last cut already removed.
+    if not c0 or strikes > 0 or now - capAt >= capWindow then
+      -- The key's real limit is about what Trustpilot accepted.
+      c0, capAt = math.max(1, math.floor(accepted * 9 / 10)), now
       redis.call('HSET', KEYS[1], 'cap', c0, 'cap_at', capAt)
     end
   end

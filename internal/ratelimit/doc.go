@@ -58,31 +58,43 @@
 //     Redis round trip unless this process reported a 429 on the key since its last
 //     Recovered for it (an in-process set, guarded by a mutex); then one HDEL.
 //   - Learned cap. When another application spends the same key, Trustpilot's real limit
-//     is below KeyLimits and 429s come back after every cool-down. So each 429 without
-//     Retry-After outside a cool-down also caps the key, AIMD-style, from the key's log:
-//     with n the key's slots in the last CapWindow+Margin (n > 0), the cap becomes
-//     c0 = max(1, floor(9n/10)), set at t0 -- unless a cap was set less than CapWindow
-//     ago and n is at least its c0 (the cut has not been regained yet: 429s meanwhile,
-//     from calls in flight or chance, do not compound it). The cap then holds as one more
-//     limit on the key's log: at time t at most floor(c0*(8+2^x)/9) slots in any
-//     CapWindow+Margin, x = (t-t0)/CapWindow. It regains the cut (10/9 of c0, about n)
-//     after one CapWindow and grows ever faster after that: +3/9 of c0 after two windows,
-//     +7/9 after three, doubling each window, so a deep cut from a transient squeeze is
-//     undone within a few windows (from 1 to 1000 slots in about 13). After 24 windows it is
-//     above Unlimited and void. Under a steady squeeze this converges: the key runs between
-//     9/10 of the real limit and the real limit, with about one 429 (plus the calls in
-//     flight then) per CapWindow instead of one after every cool-down. Strikes and the
-//     cap are separate: Recovered ends the escalation but leaves the cap to grow back.
+//     is below KeyLimits and 429s come back after every cool-down; so the key learns a
+//     cap, AIMD-style, from its own logs. Every 429 without Retry-After is recorded (also
+//     those during a cool-down). At a 429 that starts a cool-down, with n the key's slots
+//     and r its recorded 429s in the last CapWindow+Margin, the key counts as throttled
+//     persistently when r >= 3 and either r >= n/20 (5% of its calls refused) or this is
+//     the third 429 in a row with no success in between. Then, and only then, the cap is
+//     cut to c0 = max(1, floor(9/10 * (n-r))) at time t0, 9/10 of the calls Trustpilot
+//     accepted -- unless a cap was cut less than CapWindow ago (it has not regained that
+//     cut yet) and a success came since the last 429: such 429s answer the excess that
+//     the last cut already removed, and cutting on each would compound.
+//     A cap in force is one more limit on the key's log: at time t at most
+//     floor(c0*(8+2^x)/9) slots in any CapWindow+Margin, x = (t-t0)/CapWindow. So it
+//     regains the cut (10/9 of c0, about what was accepted) after one CapWindow, the
+//     probe that finds out whether the squeeze is over, and grows ever faster after that:
+//     +3/9 of c0 after two windows, +7/9 after three, doubling each window, so a deep cut
+//     from a transient squeeze is undone within a few windows (from 1 to 1000 slots in
+//     about 13). It is void 24 windows after its last cut (it is then above Unlimited).
+//     Under a steady squeeze the key converges to 9/10 of what Trustpilot accepts and
+//     probes back up to it each CapWindow; a probe costs a few 429s (3 in a row, or up to
+//     5% of the window's calls when successes separate them) instead of one after every
+//     cool-down. 429s that say nothing about the rate (Trustpilot answers some at random,
+//     say 2% of calls) stay below the threshold and never cut the cap: cutting 9/10 on
+//     each would ratchet the budget down to a fraction of itself. The price: random 429s
+//     on 5% of calls or more look like a squeeze. Strikes and the cap are separate:
+//     Recovered ends the escalation but leaves the cap to grow back.
 //   - Keys. Per API key K (Budget.Key, a hash of the key) and destination D:
 //     "<KeyPrefix>{K}:log", a sorted set of the key's slots (scored in server
 //     microseconds) over its longest window and at least CapWindow, plus Margin;
 //     "<KeyPrefix>{K}:dest:D:log", the same for D's own windows, only when D has one;
 //     "<KeyPrefix>{K}:cooldown", a hash with the cool-down's end ("until", server
-//     microseconds), the exponential steps ("strikes"), and the learned cap ("cap", and
-//     "cap_at" in server microseconds). All carry the hash tag {K}, so the scripts run on
-//     Redis Cluster. Each expires once it no longer matters: a log after its longest
-//     window plus Margin, the cool-down CooldownMax after it ends or 24 CapWindows after
-//     its cap was set, whichever is later. Correctness never depends on expiry.
+//     microseconds), the exponential steps ("strikes"), and the learned cap ("cap" = c0,
+//     "cap_at" = t0 in server microseconds); "<KeyPrefix>{K}:refused", a sorted set of
+//     the key's 429s without Retry-After over CapWindow plus Margin. All carry the hash
+//     tag {K}, so the scripts run on Redis Cluster. Each expires once it no longer
+//     matters: a log after its longest window plus Margin, the cool-down CooldownMax
+//     after it ends or 24 CapWindows after its cap's last cut, whichever is later.
+//     Correctness never depends on expiry.
 //   - Same limits everywhere. Every replica must pass the same KeyLimits for a key (for
 //     every destination of it) and the same Limits for a destination, and use the same
 //     KeyPrefix, Margin and CapWindow (they come from one activation file): a try forgets

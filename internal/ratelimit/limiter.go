@@ -54,8 +54,8 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 // destination, then returns how long it waited; the caller may then make one call. It
 // sleeps until the earliest time a slot may be free (the oldest call of a full window
 // leaves it, the key's learned cap grows, or the key's cool-down ends), plus up to
-// Options.Jitter, and asks again. An unlimited budget (b.Unlimited(), or every Count
-// Unlimited or more) returns 0 at once without asking Redis.
+// Options.Jitter, and asks again. An unlimited budget (b.Unlimited(): no Count below
+// Unlimited) returns 0 at once without asking Redis.
 //
 // When ctx ends first, Wait returns ctx.Err() without a slot. Other errors wrap
 // ErrUnavailable (Redis cannot serve for now: do not call, retry later), ErrRedis (Redis

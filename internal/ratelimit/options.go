@@ -49,12 +49,13 @@ type Options struct {
 	// DefaultCooldownMax (5m). Must not be negative, nor below CooldownBase.
 	CooldownMax time.Duration
 
-	// CapWindow is the window of the key's learned cap (doc.go, "Learned cap"): a 429
-	// without Retry-After caps the key at 9/10 of the slots it took in the last
-	// CapWindow+Margin, and the cap regains that cut in one CapWindow, then grows ever
-	// faster. The key's log keeps at least CapWindow+Margin of slots. Default
-	// DefaultCapWindow (5m, Trustpilot's shortest window). Must not be negative; at least
-	// 1ms when set.
+	// CapWindow is the window of the key's learned cap (doc.go, "Learned cap"): under
+	// persistent throttling (at least 3 429s without Retry-After in the last
+	// CapWindow+Margin, on 5% of the key's calls or 3 in a row) the cap becomes 9/10 of
+	// the calls Trustpilot accepted in that window; it regains the cut in one CapWindow,
+	// then grows ever faster. The key's log keeps at least CapWindow+Margin of slots.
+	// Default DefaultCapWindow (5m, Trustpilot's shortest window). Must not be negative;
+	// at least 1ms when set.
 	CapWindow time.Duration
 }
 

@@ -196,34 +196,42 @@ func TestScriptsOnRedisClock(t *testing.T) {
 			{at: time.Second, op: cooldown("a", time.Second), want: 0},
 			{at: 2 * time.Second, op: throttled("a", 0), want: 2 * time.Second},
 		}},
-		{name: "a learned cap holds the key to 9/10 of its window, then grows", steps: slicesConcat(
-			// 10 slots, then a 429: the cap is 9 per 10.25s from 1s (c0 9, t0 1s).
-			every(0, 100*ms, 10, capped, 0),
+		{name: "a learned cap holds the key to 9/10 of what was accepted, then grows", steps: slicesConcat(
+			// 14 slots, then 4 refusals: a 429, two more during its cool-down, and a 429 with
+			// no success since. So 10 calls were accepted: the cap is 9 per 10.25s from 2.4s.
+			every(0, 100*ms, 14, capped, 0),
 			[]step{
-				{at: time.Second, op: throttled("c", 0), want: time.Second},
-				// 9 of the 10 slots are in the window: room when the 0.1s one leaves at
-				// 10.35s, before the cap grows to 10 at 11s.
-				{at: 2 * time.Second, op: capped, want: 8350 * ms},
+				{at: 1400 * ms, op: throttled("c", 0), want: time.Second},
+				{at: 1500 * ms, op: throttled("c", 0), want: 900 * ms},
+				{at: 1600 * ms, op: throttled("c", 0), want: 800 * ms},
+				{at: 2400 * ms, op: throttled("c", 0), want: 2 * time.Second},
+				// 9 of the 14 slots are in the window: room when the 0.5s one leaves at
+				// 10.75s, before the cap grows to 10 at 12.4s.
+				{at: 4400 * ms, op: capped, want: 6350 * ms},
 			},
-			// Once the old slots have left (0.9s + 10.25s), the cap is 10 (x = 1.015).
-			every(11150*ms, 10*ms, 10, capped, 0),
+			// Once the old slots have left (1.3s + 10.25s), the cap is 10 (x = 1).
+			every(12400*ms, 10*ms, 10, capped, 0),
 			[]step{
-				// The window is full and its oldest slot leaves at 21.4s, but the cap grows
-				// to 11 when 2^x = 3, at t0 + 10s*log2(3) = 16.849625007s, rounded up to
+				// The window is full and its oldest slot leaves at 22.65s, but the cap grows
+				// to 11 when 2^x = 3, at 2.4s + 10s*log2(3) = 18.249625007s, rounded up to
 				// the microsecond.
-				{at: 11250 * ms, op: capped, want: 16849626*time.Microsecond - 11250*ms},
-				{at: 16849625 * time.Microsecond, op: capped, want: time.Microsecond},
-				{at: 16849626 * time.Microsecond, op: capped, want: 0},
+				{at: 12500 * ms, op: capped, want: 18249626*time.Microsecond - 12500*ms},
+				{at: 18249625 * time.Microsecond, op: capped, want: time.Microsecond},
+				{at: 18249626 * time.Microsecond, op: capped, want: 0},
 			},
 		)},
 		{name: "a learned cap binds every destination of the key", steps: []step{
 			{at: 0, op: shared("x"), want: 0},
-			{at: 100 * ms, op: shared("y"), want: 0},
-			{at: 200 * ms, op: throttled("k", 0), want: time.Second}, // cap floor(1.8) = 1
-			// The 100ms slot leaves the cap's window (10.25s) at 10.35s.
-			{at: 1200 * ms, op: shared("x"), want: 9150 * ms},
-			{at: 10350 * ms, op: shared("y"), want: 0},
-			{at: 10400 * ms, op: shared("x"), want: 10200 * ms},
+			{at: 100 * ms, op: shared("x"), want: 0},
+			{at: 200 * ms, op: shared("y"), want: 0},
+			{at: 300 * ms, op: throttled("k", 0), want: time.Second},
+			{at: 400 * ms, op: throttled("k", 0), want: 900 * ms},
+			{at: 500 * ms, op: throttled("k", 0), want: 800 * ms},
+			{at: 1300 * ms, op: throttled("k", 0), want: 2 * time.Second}, // 4 refused of 3: cap 1
+			// The 200ms slot leaves the cap's window (10.25s) at 10.45s.
+			{at: 3300 * ms, op: shared("x"), want: 7150 * ms},
+			{at: 10450 * ms, op: shared("y"), want: 0},
+			{at: 10500 * ms, op: shared("x"), want: 10200 * ms},
 		}},
 	}
 	for _, tc := range tests {
@@ -256,64 +264,90 @@ func slicesConcat(parts ...[]step) []step {
 }
 
 // TestLearnedCapCuts checks when a 429 sets the key's cap ("cap", "cap_at" in its
-// cool-down hash, as doc.go documents for operators): 9/10 of the slots in the last
-// CapWindow+Margin, not again before the cut is regained unless the window holds fewer
-// slots than the cap was cut to, and never from a 429 with Retry-After or during a
-// cool-down. Options are those of TestScriptsOnRedisClock: CapWindow 10s, Margin 250ms.
+// cool-down hash, as doc.go documents for operators): only under persistent throttling
+// (at least 3 refusals in the last CapWindow+Margin, which are 5% of the key's slots
+// there or the third 429 in a row), to 9/10 of the calls accepted in that window; not
+// again before the cut is regained (one window) unless no success came since the last
+// 429. Options
+// are those of TestScriptsOnRedisClock: CapWindow 10s, Margin 250ms, CooldownBase 1s.
 func TestLearnedCapCuts(t *testing.T) {
-	budget := acquire(keyBudget("c", ratelimit.Limit{Count: 100, Window: 10 * time.Second}))
+	budget := acquire(keyBudget("c", ratelimit.Limit{Count: 1000, Window: 10 * time.Second}))
 	ms := time.Millisecond
+	hundred := every(0, 10*ms, 100, budget, 0) // 100 slots from 0 to 0.99s
+	// isolated returns a 429 followed by a success at each of n times gap apart from
+	// from: each 429 gets CooldownBase.
+	isolated := func(from, gap time.Duration, n int) []step {
+		var steps []step
+		for i := range n {
+			at := from + time.Duration(i)*gap
+			steps = append(steps, step{at: at, op: throttled("c", 0), want: time.Second}, step{at: at, op: recovered("c")})
+		}
+		return steps
+	}
 	tests := []struct {
-		name   string
-		steps  []step
-		cap    string // "" when no cap is set
-		cutAt  time.Duration
-		expire bool // the hash expires 24 cap windows after the cut, not CooldownMax after the cool-down
+		name  string
+		steps []step
+		cap   string // "" when no cap is set
+		cutAt time.Duration
 	}{
-		{name: "9/10 of the window, rounded down", steps: slicesConcat(
-			every(0, 10*ms, 25, budget, 0),
-			[]step{{at: time.Second, op: throttled("c", 0), want: time.Second}},
-		), cap: "22", cutAt: time.Second, expire: true},
+		{name: "isolated 429s below 5% of the calls: no cap", steps: slicesConcat(
+			hundred, isolated(time.Second, time.Second, 4),
+		)},
+		{name: "isolated 429s on 5% of the calls", steps: slicesConcat(
+			hundred, isolated(time.Second, time.Second, 5), // 95 accepted
+		), cap: "85", cutAt: 5 * time.Second},
+		{name: "the third 429 in a row", steps: slicesConcat(hundred, []step{
+			{at: time.Second, op: throttled("c", 0), want: time.Second},
+			{at: 2 * time.Second, op: throttled("c", 0), want: 2 * time.Second},
+			{at: 4 * time.Second, op: throttled("c", 0), want: 3 * time.Second}, // 97 accepted
+		}), cap: "87", cutAt: 4 * time.Second},
+		{name: "429s during a cool-down count", steps: slicesConcat(hundred, []step{
+			{at: time.Second, op: throttled("c", 0), want: time.Second},
+			{at: 1100 * ms, op: throttled("c", 0), want: 900 * ms},
+			{at: 1200 * ms, op: throttled("c", 0), want: 800 * ms},
+			{at: 1300 * ms, op: throttled("c", 0), want: 700 * ms},
+			{at: 1400 * ms, op: throttled("c", 0), want: 600 * ms},
+			{at: 2 * time.Second, op: recovered("c")},
+			{at: 2 * time.Second, op: throttled("c", 0), want: time.Second}, // 6 refused: 94 accepted
+		}), cap: "84", cutAt: 2 * time.Second},
 		{name: "at least 1", steps: []step{
 			{at: 0, op: budget, want: 0},
 			{at: time.Second, op: throttled("c", 0), want: time.Second},
-		}, cap: "1", cutAt: time.Second, expire: true},
-		{name: "only slots of the last CapWindow plus Margin count", steps: slicesConcat(
-			every(0, 100*ms, 10, budget, 0), // 0.3s to 0.9s are in the window at 10.5s
-			[]step{{at: 10500 * ms, op: throttled("c", 0), want: time.Second}},
-		), cap: "6", cutAt: 10500 * ms, expire: true},
-		{name: "no slot in the window: no cap", steps: []step{
-			{at: 0, op: throttled("c", 0), want: time.Second},
-		}},
-		{name: "no cap from a 429 with Retry-After", steps: []step{
-			{at: 0, op: budget, want: 0},
-			{at: 0, op: throttled("c", time.Second), want: time.Second},
-		}},
-		{name: "a 429 during a cool-down answers an earlier call: no cap", steps: []step{
-			{at: 0, op: budget, want: 0},
-			{at: 0, op: cooldown("c", time.Second), want: 0},
-			{at: 500 * ms, op: throttled("c", 0), want: 500 * ms},
-		}},
+			{at: 2 * time.Second, op: throttled("c", 0), want: 2 * time.Second},
+			{at: 4 * time.Second, op: throttled("c", 0), want: 3 * time.Second},
+		}, cap: "1", cutAt: 4 * time.Second},
+		{name: "only the last CapWindow plus Margin counts", steps: slicesConcat(
+			every(0, 10*ms, 50, budget, 0),
+			every(5*time.Second, 10*ms, 50, budget, 0), // only these at 13.5s
+			[]step{
+				{at: 10500 * ms, op: throttled("c", 0), want: time.Second},
+				{at: 11500 * ms, op: throttled("c", 0), want: 2 * time.Second},
+				{at: 13500 * ms, op: throttled("c", 0), want: 3 * time.Second}, // 47 accepted
+			},
+		), cap: "42", cutAt: 13500 * ms},
+		{name: "no refusal counted from a 429 with Retry-After", steps: slicesConcat(hundred, []step{
+			{at: time.Second, op: throttled("c", time.Second), want: time.Second},
+			{at: 2 * time.Second, op: throttled("c", time.Second), want: time.Second},
+			{at: 3 * time.Second, op: throttled("c", time.Second), want: time.Second},
+			{at: 4 * time.Second, op: throttled("c", 0), want: time.Second},
+		})},
 		{name: "not cut again before the cut is regained", steps: slicesConcat(
-			every(0, 100*ms, 10, budget, 0),
+			hundred, isolated(time.Second, time.Second, 5), // cap 85 at 5s
+			isolated(6*time.Second, time.Second, 1),
+		), cap: "85", cutAt: 5 * time.Second},
+		{name: "cut again at once when no success came since the last 429", steps: slicesConcat(
+			hundred, isolated(time.Second, time.Second, 4),
 			[]step{
-				{at: time.Second, op: throttled("c", 0), want: time.Second},         // 10 slots: cap 9
-				{at: 3 * time.Second, op: throttled("c", 0), want: 2 * time.Second}, // still 10: kept
-			},
-		), cap: "9", cutAt: time.Second, expire: true},
-		{name: "cut again at once when the window holds fewer than the cap", steps: slicesConcat(
-			every(0, 100*ms, 10, budget, 0),
-			[]step{
-				{at: time.Second, op: throttled("c", 0), want: time.Second}, // cap 9
-				{at: 10500 * ms, op: throttled("c", 0), want: time.Second},  // 0.3s to 0.9s left: 7
-			},
-		), cap: "6", cutAt: 10500 * ms, expire: true},
-		{name: "cut again once a window has passed", steps: slicesConcat(
-			every(0, 100*ms, 10, budget, 0),
-			[]step{{at: time.Second, op: throttled("c", 0), want: time.Second}}, // cap 9
-			every(11150*ms, 10*ms, 10, budget, 0),                               // cap 10, all taken
-			[]step{{at: 11300 * ms, op: throttled("c", 0), want: time.Second}},
-		), cap: "9", cutAt: 11300 * ms, expire: true},
+				{at: 5 * time.Second, op: throttled("c", 0), want: time.Second}, // cap 85
+				{at: 6 * time.Second, op: throttled("c", 0), want: 2 * time.Second},
+			}, // 94 accepted
+		), cap: "84", cutAt: 6 * time.Second},
+		{name: "cut again once the cut is regained", steps: slicesConcat(
+			hundred, isolated(time.Second, time.Second, 5), // cap 85 at 5s
+			// At 15s the old slots and refusals have left the window and the cap is 94.
+			every(15*time.Second, 10*ms, 94, budget, 0),
+			isolated(16*time.Second, time.Second, 5), // 89 accepted
+		), cap: "80", cutAt: 20 * time.Second},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -331,7 +365,7 @@ func TestLearnedCapCuts(t *testing.T) {
 			if got := m.HGet(hash, "cap_at"); got != wantAt {
 				t.Errorf("cap_at %s; want %s (%v into the scenario)", got, wantAt, tc.cutAt)
 			}
-			if ttl := m.TTL(hash); tc.expire && ttl < 200*time.Second {
+			if ttl := m.TTL(hash); ttl < 200*time.Second {
 				t.Errorf("the cool-down hash expires in %v; want it kept while its cap matters (24 windows of 10s from the cut)", ttl)
 			}
 		})
@@ -424,11 +458,11 @@ func TestKeysShareTheAPIKeyHashTag(t *testing.T) {
 	if _, err := l.Acquire(ctx, b); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Cooldown(ctx, b.Key, time.Second); err != nil {
+	if _, err := l.Throttled(ctx, b.Key, 0); err != nil {
 		t.Fatal(err)
 	}
 	got := fmt.Sprint(m.Keys())
-	if want := "[rl:{k0123456789abcdef}:cooldown rl:{k0123456789abcdef}:dest:shop-eu:log rl:{k0123456789abcdef}:log]"; got != want {
+	if want := "[rl:{k0123456789abcdef}:cooldown rl:{k0123456789abcdef}:dest:shop-eu:log rl:{k0123456789abcdef}:log rl:{k0123456789abcdef}:refused]"; got != want {
 		t.Errorf("keys %s; want %s", got, want)
 	}
 }
