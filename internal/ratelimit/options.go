@@ -11,7 +11,7 @@ const (
 	DefaultKeyPrefix    = "invitepipe:ratelimit:"
 	DefaultMargin       = 250 * time.Millisecond
 	DefaultJitter       = 10 * time.Millisecond
-	DefaultCooldownBase = 5 * time.Second
+	DefaultCooldownBase = 250 * time.Millisecond
 	DefaultCooldownMax  = 5 * time.Minute
 	DefaultCapWindow    = 5 * time.Minute
 )
@@ -41,7 +41,8 @@ type Options struct {
 	// that ends no escalation: the first since a success on the key (Recovered), or since
 	// CooldownMax has passed after the key's last cool-down ended. Each further such 429
 	// after a cool-down has ended, with no success in between, doubles it. Default
-	// DefaultCooldownBase (5s). Must not be negative.
+	// DefaultCooldownBase (250ms: an isolated 429 costs the key little; 429s in a row
+	// double it quickly). Must not be negative.
 	CooldownBase time.Duration
 
 	// CooldownMax caps the cool-downs of Throttled, and is how long after a cool-down

@@ -24,7 +24,7 @@ func TestNewRejectsOptionsOutOfRange(t *testing.T) {
 		{name: "negative cool-down base", opts: ratelimit.Options{CooldownBase: -time.Second}, field: "CooldownBase"},
 		{name: "negative cool-down cap", opts: ratelimit.Options{CooldownMax: -time.Second}, field: "CooldownMax"},
 		{name: "cap below base", opts: ratelimit.Options{CooldownBase: time.Minute, CooldownMax: time.Second}, field: "CooldownMax"},
-		{name: "cap below the default base", opts: ratelimit.Options{CooldownMax: time.Second}, field: "CooldownMax"},
+		{name: "cap below the default base", opts: ratelimit.Options{CooldownMax: 100 * time.Millisecond}, field: "CooldownMax"},
 		{name: "negative cap window", opts: ratelimit.Options{CapWindow: -time.Minute}, field: "CapWindow"},
 		{name: "cap window below a millisecond", opts: ratelimit.Options{CapWindow: time.Microsecond}, field: "CapWindow"},
 		{name: "brace in key prefix", opts: ratelimit.Options{KeyPrefix: "rl:{x}:"}, field: "KeyPrefix"},

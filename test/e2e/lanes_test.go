@@ -532,14 +532,16 @@ func TestSharedKeyBudget(t *testing.T) {
 	}
 }
 
-// TestRandom429s has the sandbox answer 2% of calls 429 without Retry-After: the key
-// cools down after each, but every row is sent exactly once, no row's retry budget is
-// spent on them (INVITEPIPE_RETRY_MAX_ATTEMPTS=1 would dead-letter it), and invitations
-// keep being accepted (no gap of 30s).
+// TestRandom429s has the sandbox answer 2% of calls 429 without Retry-After, at a
+// budget of 100 calls per second (the rate a production key runs at, scaled up): the key
+// cools down briefly after each, but every row is sent exactly once, no row's retry
+// budget is spent on them (INVITEPIPE_RETRY_MAX_ATTEMPTS=1 would dead-letter it), and
+// invitations keep being accepted (no gap of 30s). The throughput ratio is logged
+// (BENCHMARKS.md).
 func TestRandom429s(t *testing.T) {
 	const rows = 600
 	s := newStack(t, stackOptions{partitions: 3, env: map[string]string{"INVITEPIPE_RETRY_MAX_ATTEMPTS": "1"},
-		destinations: []destSpec{{label: "a"}}})
+		destinations: []destSpec{{label: "a", rateLimit: "{ per_5min: 100000, per_hour: 1000000, windows: [{ calls: 100, per: 1s }] }"}}})
 	s.start("c")
 	warm, want := laneRows("a", 0, 30, time.Now())
 	s.produce(warm)
