@@ -18,14 +18,12 @@ import (
 
 // Handler gives one message its outcome.
 type Handler interface {
-	// Lane names the lane (destination) msg waits on when its destination cannot take it,
-	// or "" for a message that needs no call. It must be cheap (the key, not the value):
-	// a message whose lane is held back is deferred without Handle.
-	Lane(msg kafka.Message) string
 	// Handle returns nil once msg has its final outcome (sent, duplicate, or written to
 	// the dead-letter topic): its offset may then be committed. A *lane.Wait means msg
 	// cannot be handled before the wait's Until: it is deferred, holding no slot, and
-	// handed over again then (a lane's wait holds back the lane's other messages too).
+	// handed over again then (a lane's wait holds back the lane's deferred messages
+	// too). Handle must answer a waiting lane's wait from memory, cheaply: every message
+	// of the lane that arrives meanwhile is handed to it once.
 	// Any other error means Handle gave up without an outcome; msg is tried again later.
 	//
 	// draining ends when the consumer starts draining (it is a child of ctx): Handle

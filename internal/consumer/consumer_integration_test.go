@@ -121,11 +121,9 @@ func (f *fixture) startConsumer(h consumer.Handler) (stop func(), c *consumer.Co
 	return stop, c
 }
 
-// handlerFunc is a Handler from a function: every message in no lane; expiring is a
-// test failure unless the test sets its own Handler.
+// handlerFunc is a Handler from a function; expiring is a test failure.
 type handlerFunc func(ctx, draining context.Context, m kafka.Message) error
 
-func (f handlerFunc) Lane(kafka.Message) string { return "" }
 func (f handlerFunc) Handle(ctx, draining context.Context, m kafka.Message) error {
 	return f(ctx, draining, m)
 }

@@ -2,11 +2,10 @@
 // message to a Handler, keeps aside the messages whose destination cannot take them now,
 // and commits offsets only behind messages that have an outcome.
 //
-// Lanes. Every partition interleaves many destinations. Each destination is a lane
-// (Handler.Lane names it from the message key). A lane that cannot take calls (its
-// destination paused, cooling down after 429s, or out of budget) holds back only its own
-// messages: the Handler answers a *lane.Wait instead of an outcome, and the message is
-// deferred. A deferred message holds no slot, no goroutine and, past a bound, no body;
+// Lanes. Every partition interleaves many destinations. Each destination is a lane. A
+// lane that cannot take calls (its destination paused, cooling down after 429s, or out
+// of budget) holds back only its own messages: the Handler answers a *lane.Wait naming
+// the lane instead of an outcome, and the message is deferred. A deferred message holds no slot, no goroutine and, past a bound, no body;
 // other lanes' messages, and messages that need no call, flow at full speed meanwhile.
 //
 // Invariants (the README's "The consumer: what it promises and how"):
@@ -17,9 +16,10 @@
 //     at a time, and at most Config.MaxInflight across the process. Only messages being
 //     handled count; a fetcher waiting for messages holds no process slot, and every slot
 //     taken is given back, even by a handler that finishes after its drain deadline.
-//   - A lane, per partition, is open, closed until a time, or probing:
-//     a message arriving for a closed or probing lane is deferred without the Handler; at
-//     the closure's end one deferred message probes the lane; the probe's outcome (or word
+//   - A lane, per partition, is open, closed until a time, or probing. Every arriving
+//     message is handed to the Handler once (it answers a waiting lane from memory, and
+//     dead-letters rows that need no call at once); at a closure's end one deferred
+//     message probes the lane; the probe's outcome (or word
 //     that another partition's probe worked) opens it, and its deferred messages are
 //     handed over again, oldest first, as slots free. A Wait of the message's own
 //     (lane.Retry) defers only that message until its time.

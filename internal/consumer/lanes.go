@@ -42,12 +42,14 @@ func (h *entries) Pop() any {
 
 // laneState is one lane (destination) as one partition sees it:
 //
-//	state    | a new message          | a Wait for the lane   | the lane's time comes
-//	open     | handled                | closed until Until    | -
-//	closed   | deferred               | Until pushed later    | probing: one message handled
-//	probing  | deferred               | closed until Until    | -
+//	state    | its deferred messages     | a Wait for the lane   | the lane's time comes
+//	open     | handed over as slots free | closed until Until    | -
+//	closed   | kept                      | Until pushed later    | probing: one handed over
+//	probing  | kept                      | closed until Until    | -
 //
-// A probe's outcome, or word from another partition that the lane opened, opens it.
+// A probe's outcome, or word from another partition that the lane opened, opens it. New
+// messages are handed over in every state: the handler answers a waiting lane's Wait
+// from memory.
 type laneState struct {
 	name    string
 	until   time.Time // closed until then; zero while open or probing

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/invitepipe/invitepipe/internal/lane"
@@ -36,13 +35,13 @@ func newLaneHandler(interval time.Duration) *laneHandler {
 	return &laneHandler{interval: interval, done: map[string]int{}, expired: map[string]int{}, tries: map[string]int{}, tried: map[string]bool{}}
 }
 
-func (h *laneHandler) Lane(m kafka.Message) string {
+func laneOf(m kafka.Message) string {
 	name, _, _ := strings.Cut(string(m.Key), "-")
 	return name
 }
 
 func (h *laneHandler) Handle(_, _ context.Context, m kafka.Message) error {
-	name := h.Lane(m)
+	name := laneOf(m)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.tries[name]++
@@ -112,7 +111,8 @@ func (f *fixture) produceLanes(na, nb int) map[int]int64 {
 
 // TestLaneHeldBackHoldsBackOnlyItsOwn: lane b waits with far more messages per partition
 // than bodies kept in memory; every message of lane a reaches its outcome meanwhile, b's
-// deferred messages are not handed to the handler again and again, the commits stop
+// messages are handed to the handler once on arrival, then only as probes (not again and
+// again while deferred), the commits stop
 // below b's first message, and once b opens every b message gets exactly one outcome
 // (read again from Kafka where its body was not kept).
 func TestLaneHeldBackHoldsBackOnlyItsOwn(t *testing.T) {
@@ -138,8 +138,8 @@ func TestLaneHeldBackHoldsBackOnlyItsOwn(t *testing.T) {
 	if _, more := h.count(h.done, "a-"); more > 0 {
 		t.Errorf("%d messages of lane a had more than one outcome", more)
 	}
-	t.Logf("lane b: %d Handle calls for %d messages while held back", triesWhileHeld, nb)
-	if triesWhileHeld >= nb {
+	t.Logf("lane b: %d Handle calls for %d messages while held back (%d beyond one per arrival)", triesWhileHeld, nb, triesWhileHeld-nb)
+	if triesWhileHeld-nb >= nb/10 {
 		t.Errorf("lane b's messages were handed to the handler %d times while held back; deferred messages must wait without being tried", triesWhileHeld)
 	}
 
@@ -221,7 +221,7 @@ func TestProgressBoundsTheWorkARebalanceRedoes(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFixture(t)
 			if tc.record {
-				store, err := progress.New(redisClient(t), time.Hour)
+				store, err := progress.New(testenv.RedisClient(t), time.Hour)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -251,16 +251,4 @@ func TestProgressBoundsTheWorkARebalanceRedoes(t *testing.T) {
 			}
 		})
 	}
-}
-
-// redisClient is a client of the test Redis.
-func redisClient(t *testing.T) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	return c
 }

@@ -141,8 +141,9 @@ func (p *partition) run(gctx context.Context, start int64) {
 	}
 }
 
-// arrive takes a freshly fetched message: dispatched at once unless its lane is held
-// back, in which case it is deferred without calling the handler.
+// arrive takes a freshly fetched message and dispatches it. A message of a waiting lane
+// is dispatched too: the handler answers its wait from memory, after it has dead-lettered
+// the rows that need no call (malformed, invalid, stale), so those never wait.
 func (p *partition) arrive(hard, draining context.Context, msg kafka.Message) {
 	p.c.progress()
 	if !p.wm.fetched(msg.Offset) {
@@ -155,12 +156,6 @@ func (p *partition) arrive(hard, draining context.Context, msg kafka.Message) {
 		return
 	}
 	p.com.set(p.id, p.wm.committable())
-	if name := p.c.handler.Lane(msg); name != "" {
-		if l := p.lanes[name]; l != nil && !l.open() {
-			p.deferMsg(l, msg, 0)
-			return
-		}
-	}
 	p.dispatch(hard, draining, task{msg: msg, kind: handle})
 }
 
@@ -212,8 +207,7 @@ func (p *partition) finish(r result, gctx context.Context) {
 		// The generation is ending: the message stays uncommitted for the next owner.
 	default:
 		p.log.Warn().Err(r.err).Int64("offset", r.msg.Offset).Dur("retry_in", errorRetry).Msg("message left without an outcome; it will be tried again")
-		name := p.c.handler.Lane(r.msg)
-		p.deferMsg(p.lane(name), r.msg, time.Now().Add(errorRetry).UnixNano())
+		p.deferMsg(p.lane(""), r.msg, time.Now().Add(errorRetry).UnixNano())
 	}
 }
 

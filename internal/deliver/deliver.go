@@ -1,7 +1,6 @@
 package deliver
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -109,20 +108,6 @@ func (h *Handler) Paused() []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// Lane names the destination of msg's activation, read from the key
-// (<activation>/<row id>) without decoding the value; "" when the key names no known
-// activation (the message needs no call, or Handle finds its lane in the value).
-func (h *Handler) Lane(msg kafka.Message) string {
-	id, _, ok := bytes.Cut(msg.Key, []byte{'/'})
-	if !ok {
-		return ""
-	}
-	if r := h.activations[string(id)]; r != nil {
-		return r.dest.Name
-	}
-	return ""
 }
 
 // errAbandoned is returned when the consumer drains before the message has an outcome.

@@ -132,22 +132,10 @@ func settle(t *testing.T, h *Handler, ctx, draining context.Context, msg kafka.M
 	}
 }
 
-// sharedRedis is a client of the shared test Redis.
-func sharedRedis(t *testing.T) *redis.Client {
-	t.Helper()
-	opts, err := redis.ParseURL(testenv.RedisURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := redis.NewClient(opts)
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
 // A duplicate that meets the original's reservation asks again soon, not when the
 // reservation's lease ends: with a one-hour lease both messages still finish at once.
 func TestBusyReferenceIsAskedAgainBeforeTheLeaseEnds(t *testing.T) {
-	fx := newFixture(t, sharedRedis(t), time.Hour, 500*time.Millisecond)
+	fx := newFixture(t, testenv.RedisClient(t), time.Hour, 500*time.Millisecond)
 	done := make(chan error, 2)
 	for offset := range int64(2) {
 		go func() {
@@ -301,7 +289,7 @@ func TestOutcomes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fx := newFixture(t, sharedRedis(t), time.Minute, 0)
+			fx := newFixture(t, testenv.RedisClient(t), time.Minute, 0)
 			dead := &recordedDeadLetters{}
 			fx.h.dead = dead
 			bu := fx.h.activations["svc"].dest.BusinessUnitID
@@ -349,7 +337,7 @@ func btoi(b bool) int {
 // holds the message (no dead letter) however many probes fail; once the destination
 // answers again, the retry budget is whole.
 func TestPausedDestinationHoldsWithoutSpendingTheBudget(t *testing.T) {
-	fx := newFixture(t, sharedRedis(t), time.Minute, 0)
+	fx := newFixture(t, testenv.RedisClient(t), time.Minute, 0)
 	dead := &recordedDeadLetters{}
 	fx.h.dead = dead
 	bu := fx.h.activations["svc"].dest.BusinessUnitID
@@ -393,7 +381,7 @@ func TestPausedDestinationHoldsWithoutSpendingTheBudget(t *testing.T) {
 // down and make the message wait on its lane, never spending its retry budget nor
 // dead-lettering it; the row's own server errors then spend the whole budget.
 func TestRateLimitedIsTheKeysConditionNotTheRows(t *testing.T) {
-	fx := newFixture(t, sharedRedis(t), time.Minute, 0)
+	fx := newFixture(t, testenv.RedisClient(t), time.Minute, 0)
 	dead := &recordedDeadLetters{}
 	fx.h.dead = dead
 	bu := fx.h.activations["svc"].dest.BusinessUnitID
@@ -432,7 +420,7 @@ func TestRateLimitedIsTheKeysConditionNotTheRows(t *testing.T) {
 // worker may reserve its reference); the next message of the destination is told the
 // same without asking Redis.
 func TestOutOfBudgetWaitsWithoutAReservation(t *testing.T) {
-	client := sharedRedis(t)
+	client := testenv.RedisClient(t)
 	fx := newFixtureWith(t, client, time.Minute, 0, "    rate_limit: { per_5min: 1 }")
 	if err := fx.h.Handle(context.Background(), context.Background(), rowMessage("R-1", 0)); err != nil {
 		t.Fatalf("first message: %v", err)
@@ -457,5 +445,30 @@ func TestOutOfBudgetWaitsWithoutAReservation(t *testing.T) {
 	}
 	if n := fx.sandbox.Stats().AcceptedInvitations; n != 1 {
 		t.Errorf("sandbox accepted %d invitations; want 1", n)
+	}
+}
+
+// TestHugeBudgetsMeanNoLimit: a schema-valid budget far beyond any rate
+// (per_5min: 1000000000, per_hour: 12000000000, as benchmarks write "no limit") sends
+// every message at once, and keeps no rate-limit state in Redis at all.
+func TestHugeBudgetsMeanNoLimit(t *testing.T) {
+	client := testenv.RedisClient(t)
+	fx := newFixtureWith(t, client, time.Minute, 0, "    rate_limit: { per_5min: 1000000000, per_hour: 12000000000 }")
+	d := fx.h.activations["svc"].dest
+	if !d.Budget.Unlimited() {
+		t.Fatalf("budget %+v is limited; want no limit", d.Budget)
+	}
+	const n = 50
+	for i := range n {
+		if err := fx.h.Handle(context.Background(), context.Background(), rowMessage(fmt.Sprintf("R-%d", i), int64(i))); err != nil {
+			t.Fatalf("message %d: %v; want sent at once", i, err)
+		}
+	}
+	if got := fx.sandbox.Stats().AcceptedInvitations; got != n {
+		t.Errorf("sandbox accepted %d invitations; want %d", got, n)
+	}
+	keys, err := client.Keys(context.Background(), ratelimit.DefaultKeyPrefix+"{"+d.Budget.Key+"}*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("rate-limit keys %v (%v); an unlimited budget needs none", keys, err)
 	}
 }

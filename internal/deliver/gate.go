@@ -9,14 +9,20 @@ import (
 	"github.com/invitepipe/invitepipe/internal/lane"
 )
 
+// coolingProbe bounds how long the other messages wait for the answer of the call that
+// tries a key after its cool-down.
+const coolingProbe = time.Second
+
 // gate is this process's view of whether a destination can take a call now. It never
 // blocks: a message that may not pass gets a *lane.Wait saying until when, and the
 // consumer keeps it aside meanwhile.
 //
 //	state          | enter                                  | leaves it
 //	open           | pass                                   | pause, hold
-//	held (budget,  | Wait until the hold ends                | the hold's end
-//	 cooling)      |                                        |
+//	held: budget   | Wait until the hold ends               | the hold's end
+//	held: cooling  | Wait until the cool-down ends; then    | works (a call answered
+//	               | one probe passes, the others Wait for  | without 429)
+//	               | its answer (at most coolingProbe)      |
 //	paused         | one probe per interval passes; others  | works (a call answered)
 //	               | Wait until the next probe time         |
 //
@@ -47,6 +53,11 @@ func (g *gate) enter(now time.Time) (probe bool, wait *lane.Wait) {
 	defer g.mu.Unlock()
 	if now.Before(g.holdUntil) {
 		return false, &lane.Wait{Lane: g.name, Until: g.holdUntil, Reason: g.holdReason}
+	}
+	if g.holdReason == lane.Cooling {
+		// The cool-down is over: one call tries the key before everyone else does.
+		g.holdUntil = now.Add(coolingProbe)
+		return true, nil
 	}
 	if !g.paused {
 		return false, nil
@@ -92,13 +103,20 @@ func (g *gate) works() {
 		g.reason = ""
 		g.gauge.Set(0)
 	}
+	if g.holdReason == lane.Cooling {
+		g.holdUntil, g.holdReason = time.Time{}, ""
+	}
 }
 
 // probeEnded lets another message probe at once when a probe ended without a verdict.
 func (g *gate) probeEnded() {
 	g.mu.Lock()
-	g.probeAt = time.Now()
-	g.mu.Unlock()
+	defer g.mu.Unlock()
+	now := time.Now()
+	g.probeAt = now
+	if g.holdReason == lane.Cooling && g.holdUntil.After(now) {
+		g.holdUntil = now
+	}
 }
 
 // state reports whether the destination is paused, and why.

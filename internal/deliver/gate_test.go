@@ -34,9 +34,12 @@ func TestGate(t *testing.T) {
 		{name: "a budget hold refuses until it ends", setup: func(g *gate) { g.hold(at(10*time.Second), lane.Budget) },
 			tries: []try{{at: 0, wantWait: lane.Budget}, {at: 9 * time.Second, wantWait: lane.Budget}, {at: 10 * time.Second}}},
 		{name: "a shorter hold never shortens a longer one", setup: func(g *gate) {
-			g.hold(at(time.Minute), lane.Cooling)
+			g.hold(at(time.Minute), lane.Budget)
 			g.hold(at(time.Second), lane.Budget)
-		}, tries: []try{{at: 30 * time.Second, wantWait: lane.Cooling}, {at: time.Minute}}},
+		}, tries: []try{{at: 30 * time.Second, wantWait: lane.Budget}, {at: time.Minute}}},
+		{name: "after a cool-down one call tries the key, the others wait for its answer", setup: func(g *gate) { g.hold(at(10*time.Second), lane.Cooling) },
+			tries: []try{{at: 0, wantWait: lane.Cooling}, {at: 10 * time.Second, wantProbe: true},
+				{at: 10 * time.Second, wantWait: lane.Cooling}, {at: 10*time.Second + coolingProbe, wantProbe: true}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,5 +92,24 @@ func TestGatePausedLetsOneProbePerInterval(t *testing.T) {
 	g.works()
 	if probe, w := g.enter(time.Now()); probe || w != nil || testutil.ToFloat64(gauge) != 0 {
 		t.Fatalf("after works: probe %v, wait %v, gauge %v; want an open gate", probe, w, testutil.ToFloat64(gauge))
+	}
+}
+
+// TestGateCoolingEndsWhenTheKeyAnswers: the call that tries the key after its cool-down
+// opens the gate for everyone once it is answered without a 429.
+func TestGateCoolingEndsWhenTheKeyAnswers(t *testing.T) {
+	g, _ := newTestGate(time.Hour)
+	g.hold(time.Now().Add(-time.Millisecond), lane.Cooling)
+	if probe, w := g.enter(time.Now()); !probe || w != nil {
+		t.Fatalf("first call after the cool-down: probe %v, wait %v; want the probe", probe, w)
+	}
+	if _, w := g.enter(time.Now()); w == nil || w.Reason != lane.Cooling {
+		t.Fatalf("second call while the probe is out: %v; want a cooling wait", w)
+	}
+	g.works()
+	for range 3 {
+		if probe, w := g.enter(time.Now()); probe || w != nil {
+			t.Fatalf("after the probe was answered: probe %v, wait %v; want an open gate", probe, w)
+		}
 	}
 }

@@ -179,3 +179,16 @@ func (r *Redis) Stop(t testing.TB) {
 		t.Fatalf("testenv: redis-server on port %s did not exit within %v of SIGTERM", r.port, redisTimeout)
 	}
 }
+
+// RedisClient returns a client of the shared test Redis (RedisURL), closed when the test
+// ends.
+func RedisClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(RedisURL(t))
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { c.Close() })
+	return c
+}
