@@ -69,12 +69,18 @@ func (g *gate) enter(now time.Time) (probe bool, wait *lane.Wait) {
 	return true, nil
 }
 
-// hold refuses calls until until, for reason (budget or cooling), and returns the wait.
+// hold refuses calls until until (or later, if already held longer), for reason (budget
+// or cooling), and returns the wait.
 func (g *gate) hold(until time.Time, reason lane.Reason) *lane.Wait {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if until.After(g.holdUntil) {
-		g.holdUntil, g.holdReason = until, reason
+		g.holdUntil = until
+	}
+	// A budget wait met while the key cools down (Redis counts the cool-down in it)
+	// leaves the gate cooling: only an answer without 429 ends that.
+	if g.holdReason != lane.Cooling {
+		g.holdReason = reason
 	}
 	return &lane.Wait{Lane: g.name, Until: g.holdUntil, Reason: g.holdReason}
 }

@@ -37,6 +37,10 @@ func TestGate(t *testing.T) {
 			g.hold(at(time.Minute), lane.Budget)
 			g.hold(at(time.Second), lane.Budget)
 		}, tries: []try{{at: 30 * time.Second, wantWait: lane.Budget}, {at: time.Minute}}},
+		{name: "a budget wait during a cool-down keeps it cooling", setup: func(g *gate) {
+			g.hold(at(time.Second), lane.Cooling)
+			g.hold(at(10*time.Second), lane.Budget)
+		}, tries: []try{{at: 5 * time.Second, wantWait: lane.Cooling}, {at: 10 * time.Second, wantProbe: true}}},
 		{name: "after a cool-down one call tries the key, the others wait for its answer", setup: func(g *gate) { g.hold(at(10*time.Second), lane.Cooling) },
 			tries: []try{{at: 0, wantWait: lane.Cooling}, {at: 10 * time.Second, wantProbe: true},
 				{at: 10 * time.Second, wantWait: lane.Cooling}, {at: 10*time.Second + coolingProbe, wantProbe: true}}},

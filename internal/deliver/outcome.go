@@ -62,7 +62,6 @@ func (j *job) outcome(callErr error, probe bool) error {
 		j.h.tries.keep(j.msg, j.try)
 		return g.pause(callErr.Error())
 	}
-	g.works()
 	if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
 		return err
 	}
@@ -81,7 +80,9 @@ func (j *job) outcome(callErr error, probe bool) error {
 		j.h.tries.keep(j.msg, j.try)
 		return g.hold(time.Now().Add(left), lane.Cooling)
 	}
-	// The row's own transient failure: retried within its budget.
+	// The row's own transient failure (the destination answered): retried within its
+	// budget.
+	g.works()
 	j.try.failed(callErr)
 	wait := max(j.h.backoff(j.try.failures), retryAfter)
 	if j.try.failures >= j.h.cfg.MaxAttempts || time.Since(j.try.failingSince)+wait > j.h.cfg.MaxElapsed {
