@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"time"
@@ -266,15 +267,7 @@ func (p *partition) release(e entry, k kind, name string) {
 // fill dispatches what is ready, then the due waiters of open lanes, while the
 // partition has free slots, and starts a rescan for released messages without bodies.
 func (p *partition) fill(hard, draining, gctx context.Context) {
-	for len(p.ready) > 0 && p.inflight < p.c.cfg.PartitionInflight {
-		t := p.ready[0]
-		p.ready[0] = task{}
-		p.ready = p.ready[1:]
-		p.dispatch(hard, draining, t)
-	}
-	if len(p.ready) == 0 {
-		p.ready = nil // let the array go
-	}
+	p.dispatchReady(hard, draining)
 	now := time.Now().UnixNano()
 	for name, l := range p.lanes {
 		for l.open() && l.due(now) && p.inflight+len(p.ready) < p.c.cfg.PartitionInflight {
@@ -283,18 +276,27 @@ func (p *partition) fill(hard, draining, gctx context.Context) {
 			}
 			p.release(l.pop(), handle, name)
 		}
-		for len(p.ready) > 0 && p.inflight < p.c.cfg.PartitionInflight {
-			t := p.ready[0]
-			p.ready = p.ready[1:]
-			p.dispatch(hard, draining, t)
-		}
+		p.dispatchReady(hard, draining)
 	}
 	if len(p.wanted) > 0 && !p.scanning {
 		p.scanning = true
 		batch := p.wanted
 		p.wanted = nil
-		slices.SortFunc(batch, func(a, b want) int { return int(a.offset - b.offset) })
+		slices.SortFunc(batch, func(a, b want) int { return cmp.Compare(a.offset, b.offset) })
 		go p.c.rescan(gctx, p.id, batch, p.rescanned)
+	}
+}
+
+// dispatchReady dispatches the ready messages while the partition has free slots.
+func (p *partition) dispatchReady(hard, draining context.Context) {
+	for len(p.ready) > 0 && p.inflight < p.c.cfg.PartitionInflight {
+		t := p.ready[0]
+		p.ready[0] = task{}
+		p.ready = p.ready[1:]
+		p.dispatch(hard, draining, t)
+	}
+	if len(p.ready) == 0 {
+		p.ready = nil // let the array go
 	}
 }
 
