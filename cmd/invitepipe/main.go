@@ -29,6 +29,7 @@ type command struct {
 // commands lists the subcommands in the order --help shows them.
 func commands() []command {
 	return []command{
+		{name: "produce", summary: "the producer: emit the rows of each activation's source that are new since its last run", run: runProduce},
 		{name: "consume", summary: "the consumer: rows from Kafka to Trustpilot invitations (a Kubernetes Deployment)", run: runConsume},
 		{name: "sandbox", summary: "a local Trustpilot API simulator: both hosts' paths on one address", run: runSandbox},
 		{name: "check", summary: "validate the activation file and preview invitation JSON for sample rows", run: runCheck},

@@ -550,3 +550,38 @@ type Check struct {
 func (c *Check) Validate() error {
 	return errors.Join(c.Common.Validate(), c.Trustpilot.Validate())
 }
+
+// Production holds the producer's own settings.
+type Production struct {
+	// BatchSize is how many rows are checked against the state, written to Kafka and
+	// recorded together. Default 500.
+	BatchSize int `envconfig:"INVITEPIPE_PRODUCER_BATCH_SIZE" default:"500" desc:"rows checked, written to Kafka and recorded together"`
+	// LockLease is how long an activation's lock outlives a silent run; a live run renews
+	// it every third of the lease. Default 30s.
+	LockLease time.Duration `envconfig:"INVITEPIPE_PRODUCER_LOCK_LEASE" default:"30s" desc:"how long an activation's lock outlives a silent run (renewed every third of it)"`
+}
+
+// Validate checks the bounds.
+func (p *Production) Validate() error {
+	var ps problems
+	if p.BatchSize < 1 || p.BatchSize > 10000 {
+		ps.add("INVITEPIPE_PRODUCER_BATCH_SIZE", fmt.Sprintf("%d is not between 1 and 10000", p.BatchSize), "use e.g. 500")
+	}
+	if p.LockLease < 3*time.Second {
+		ps.add("INVITEPIPE_PRODUCER_LOCK_LEASE", fmt.Sprintf("%s is shorter than 3s", p.LockLease), `use a duration such as "30s"`)
+	}
+	return ps.err()
+}
+
+// Producer is the configuration of `invitepipe produce`.
+type Producer struct {
+	Common
+	Kafka
+	Redis
+	Production
+}
+
+// Validate checks every section.
+func (c *Producer) Validate() error {
+	return errors.Join(c.Common.Validate(), c.Kafka.Validate(), c.Redis.Validate(), c.Production.Validate())
+}

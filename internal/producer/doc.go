@@ -1,0 +1,34 @@
+// Package producer runs activations' sources and emits, per run, only the rows that are
+// new since the previous runs (mode diff), as row messages on the rows topic.
+//
+// Invariants:
+//   - A row's identity is its primary key (source.primary_key, by default the column
+//     mapped to reference_number), as text; its message has the key
+//     "<activation>/<primary key>" and the value of schemas/row.v1.schema.json
+//     ({"activation","row_id","emitted_at","row"}), written with acks from all in-sync
+//     replicas and partitioned by murmur2 of the key, as Java clients partition.
+//   - Insert-only: a key emitted once is never emitted again by diff, whatever its row
+//     becomes. A key repeated within one run is emitted once and counted as a duplicate.
+//     A record that is not a row, or a row whose key is missing or empty, is counted as
+//     invalid, described (the first MaxProblems), and skipped; it is never in the state.
+//   - The state advances only after Kafka acknowledged the batch: a crash in between
+//     re-emits that batch on the next run (the consumer's ledger makes the copies
+//     duplicates); no row is ever recorded without having been acknowledged, so none is
+//     skipped. A dry run takes no lock, writes nothing and changes nothing.
+//   - One run at a time per activation: a Redis lock (SET NX PX with a random token),
+//     renewed every third of its lease. The script that advances the state checks the
+//     token first (the fence), so a run whose lease expired and whose lock another run
+//     took records nothing and stops with ErrFenced.
+//   - State: per activation one Redis SET, "<prefix>{<activation>}:seen", of 8-byte
+//     members, the xxHash64 of each emitted key; the lock is "<prefix>{<activation>}:lock"
+//     (one hash tag: both live in one Redis Cluster slot). Neither expires: forgetting
+//     the state (Reset) makes the next run emit every row again.
+//   - Collisions: two distinct keys with one hash make the later one look emitted, so
+//     it would be skipped. With N keys recorded, the chance that one given new key
+//     collides is N/2^64 (5.4e-12 for N = 10^8), and the chance that any two of N keys
+//     ever collide is at most N²/2^65 (2.7e-6 for N = 10^7, 2.7e-4 for N = 10^8): far
+//     below the rate of rows lost upstream.
+//   - Memory: the state costs Redis roughly 50-70 bytes per key (a hashtable SET); the
+//     run keeps 8 bytes (plus map overhead) per distinct key it read, for the duplicate
+//     count, and one batch of rows; never the whole input.
+package producer

@@ -1,0 +1,182 @@
+package producer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// DefaultKeyPrefix starts every key of the producer's state.
+const DefaultKeyPrefix = "invitepipe:producer:"
+
+// ErrLocked is returned when another run of the activation holds its lock.
+var ErrLocked = errors.New("another run of this activation holds its lock")
+
+// ErrFenced is returned when the run lost its lock (its lease expired and another run took
+// it) before advancing the state: it must stop, advancing nothing.
+var ErrFenced = errors.New("the run lost its lock before advancing the state")
+
+// advance adds members to the seen set only while the lock holds the run's token.
+var advanceScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+local added = 0
+for i = 2, #ARGV, 1000 do
+  added = added + redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+return added
+`)
+
+// renew extends the lease while the lock holds the token.
+var renewScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+`)
+
+// release deletes the lock while it holds the token.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`)
+
+// forget deletes the seen set while the lock holds the token.
+var forgetScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+return redis.call('DEL', KEYS[2])
+`)
+
+// Hash is the 64-bit hash of a primary key that the state records: xxHash64 of its text.
+func Hash(key string) uint64 { return xxhash.Sum64String(key) }
+
+// member is a hash as the 8 bytes the seen set holds.
+func member(h uint64) string {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], h)
+	return string(b[:])
+}
+
+// State is one activation's diff state and lock in Redis. Both keys share a hash tag, so
+// the scripts that touch both work on Redis Cluster.
+type State struct {
+	client redis.UniversalClient
+	lock   string
+	seen   string
+}
+
+// NewState returns the state of activation under prefix (DefaultKeyPrefix when empty).
+func NewState(client redis.UniversalClient, prefix, activation string) *State {
+	if prefix == "" {
+		prefix = DefaultKeyPrefix
+	}
+	base := prefix + "{" + activation + "}:"
+	return &State{client: client, lock: base + "lock", seen: base + "seen"}
+}
+
+// Seen reports, for each hash, whether the state records it.
+func (s *State) Seen(ctx context.Context, hashes []uint64) ([]bool, error) {
+	if len(hashes) == 0 {
+		return nil, nil
+	}
+	members := make([]any, len(hashes))
+	for i, h := range hashes {
+		members[i] = member(h)
+	}
+	seen, err := s.client.SMIsMember(ctx, s.seen, members...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("producer state: %w", err)
+	}
+	return seen, nil
+}
+
+// Len returns how many keys the state records.
+func (s *State) Len(ctx context.Context) (int64, error) {
+	n, err := s.client.SCard(ctx, s.seen).Result()
+	if err != nil {
+		return 0, fmt.Errorf("producer state: %w", err)
+	}
+	return n, nil
+}
+
+// Lock is a held lock of one activation.
+type Lock struct {
+	state *State
+	token string
+	lease time.Duration
+}
+
+// Acquire takes the activation's lock for lease, or returns ErrLocked.
+func (s *State) Acquire(ctx context.Context, lease time.Duration) (*Lock, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return nil, fmt.Errorf("producer lock: %w", err)
+	}
+	token := hex.EncodeToString(b[:])
+	ok, err := s.client.SetNX(ctx, s.lock, token, lease).Result()
+	if err != nil {
+		return nil, fmt.Errorf("producer lock: %w", err)
+	}
+	if !ok {
+		left, _ := s.client.PTTL(ctx, s.lock).Result()
+		return nil, fmt.Errorf("%w (its lease ends within %s unless renewed)", ErrLocked, left.Round(time.Millisecond))
+	}
+	return &Lock{state: s, token: token, lease: lease}, nil
+}
+
+// Renew extends the lease; it returns ErrFenced when the lock is no longer the run's.
+func (l *Lock) Renew(ctx context.Context) error {
+	n, err := renewScript.Run(ctx, l.state.client, []string{l.state.lock}, l.token, l.lease.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("producer lock: %w", err)
+	}
+	if n == 0 {
+		return ErrFenced
+	}
+	return nil
+}
+
+// Release gives the lock up, if it is still the run's.
+func (l *Lock) Release(ctx context.Context) error {
+	if err := releaseScript.Run(ctx, l.state.client, []string{l.state.lock}, l.token).Err(); err != nil {
+		return fmt.Errorf("producer lock: %w", err)
+	}
+	return nil
+}
+
+// Advance records hashes as emitted, in the same script that checks the lock still holds
+// the run's token (the fence): a run that lost its lock records nothing and gets ErrFenced.
+func (l *Lock) Advance(ctx context.Context, hashes []uint64) error {
+	if len(hashes) == 0 {
+		return nil
+	}
+	args := make([]any, 0, len(hashes)+1)
+	args = append(args, l.token)
+	for _, h := range hashes {
+		args = append(args, member(h))
+	}
+	n, err := advanceScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen}, args...).Int()
+	if err != nil {
+		return fmt.Errorf("producer state: %w", err)
+	}
+	if n < 0 {
+		return ErrFenced
+	}
+	return nil
+}
+
+// Forget deletes the activation's state, fenced like Advance.
+func (l *Lock) Forget(ctx context.Context) error {
+	n, err := forgetScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen}, l.token).Int()
+	if err != nil {
+		return fmt.Errorf("producer state: %w", err)
+	}
+	if n < 0 {
+		return ErrFenced
+	}
+	return nil
+}

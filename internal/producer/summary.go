@@ -1,0 +1,54 @@
+package producer
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Reset forgets which rows activation emitted, under its lock: its next run emits every
+// row of its source again.
+func (p *Producer) Reset(ctx context.Context, activation string) error {
+	state := NewState(p.Redis, p.KeyPrefix, activation)
+	lock, err := state.Acquire(ctx, p.lease())
+	if err != nil {
+		return err
+	}
+	defer lock.Release(context.WithoutCancel(ctx))
+	return lock.Forget(ctx)
+}
+
+// WriteSummaries prints one line per run as a table, then each run's problems.
+func WriteSummaries(w io.Writer, sums []Summary) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "ACTIVATION\tREAD\tNEW\tEMITTED\tINVALID\tDUPLICATES\tDURATION\tROWS/S\tRESULT\t")
+	for _, s := range sums {
+		result := "ok"
+		switch {
+		case s.Err != nil:
+			result = "failed"
+		case s.DryRun:
+			result = "dry run"
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%.0f\t%s\t\n", s.Activation, s.Read, s.New, s.Emitted, s.Invalid, s.Duplicates,
+			s.Duration.Round(time.Millisecond), s.RowsPerSecond(), result)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, s := range sums {
+		if s.Err != nil {
+			fmt.Fprintf(w, "%s: %s\n", s.Activation, strings.ReplaceAll(s.Err.Error(), "\n", "; "))
+		}
+		for _, p := range s.Problems {
+			fmt.Fprintf(w, "%s: invalid: %s\n", s.Activation, p)
+		}
+		if more := s.Invalid - int64(len(s.Problems)); more > 0 {
+			fmt.Fprintf(w, "%s: invalid: ... and %d more\n", s.Activation, more)
+		}
+	}
+	return nil
+}
