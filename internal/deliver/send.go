@@ -38,8 +38,8 @@ func (j *job) send() error {
 		return j.deadLetterUnknown()
 	case status == ledger.Busy:
 		// Another worker is calling for this reference; ask again before its lease ends.
-		j.try.busy++
-		return j.retryAt(time.Now().Add(max(min(j.busyWait, j.h.backoff(j.try.busy)), time.Millisecond)), probe)
+		j.try.held++
+		return j.retryAt(time.Now().Add(max(min(j.busyWait, j.h.backoff(j.try.held)), time.Millisecond)), probe)
 	case unknown && j.try.failures >= j.h.cfg.MaxAttempts:
 		// Policy resend, but this message's own calls stayed ambiguous: stop, and
 		// leave the reference marked unknown.
@@ -59,8 +59,11 @@ func (j *job) send() error {
 			j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(wait.Seconds())
 			return j.route.gate.hold(time.Now().Add(wait), lane.Budget)
 		case errors.Is(err, ratelimit.ErrUnavailable):
-			j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
-			return j.retryAt(time.Now().Add(j.h.backoff(j.try.busy)), false)
+			if j.try.held == 0 {
+				j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
+			}
+			j.try.held++
+			return j.retryAt(time.Now().Add(j.h.backoff(j.try.held)), false)
 		case err != nil:
 			if j.waits.Err() != nil {
 				return errAbandoned

@@ -18,7 +18,7 @@ type try struct {
 	// from there, not from the time spent waiting on the destination.
 	failingSince time.Time
 	lastErr      error
-	busy         int // tries that found the reference reserved by another worker
+	held         int // tries that could not go on: the reference Busy, the rate limiter down
 	touched      time.Time
 }
 
