@@ -33,6 +33,10 @@ const (
 	exampleActFile  = "../schemas/examples/activations.yaml"
 	configSource    = "../internal/config/config.go"
 	metricsSource   = "../internal/metrics/metrics.go"
+	producerMetrics = "../internal/metrics/producer.go"
+	producerCronJob = "kubernetes/base/producer-cronjob.yaml"
+	commandsSource  = "../cmd/invitepipe/main.go"
+	produceSource   = "../cmd/invitepipe/produce.go"
 	laneSource      = "../internal/lane/lane.go"
 	dlqSource       = "../internal/dlq/dlq.go"
 	dlqDoc          = "../schemas/dlq.v1.md"
@@ -190,12 +194,23 @@ func (m metric) series(name string) []string {
 	return []string{name}
 }
 
-// definedMetrics parses the prometheus.New* calls of internal/metrics: each metric's name
-// (Name: in its options) and labels (the []string argument).
+// definedMetrics parses the prometheus.New* calls of internal/metrics (the consumer's and
+// the producer's): each metric's name (Name: in its options) and labels (the []string
+// argument).
 func definedMetrics(t *testing.T) map[string]metric {
 	t.Helper()
 	metrics := map[string]metric{}
-	ast.Inspect(parseGo(t, metricsSource), func(n ast.Node) bool {
+	for _, path := range []string{metricsSource, producerMetrics} {
+		addMetrics(t, path, metrics)
+	}
+	return metrics
+}
+
+// addMetrics adds the metrics that the Go file at path defines to metrics.
+func addMetrics(t *testing.T, path string, metrics map[string]metric) {
+	t.Helper()
+	before := len(metrics)
+	ast.Inspect(parseGo(t, path), func(n ast.Node) bool {
 		call, ok := n.(*ast.CallExpr)
 		if !ok {
 			return true
@@ -235,10 +250,9 @@ func definedMetrics(t *testing.T) map[string]metric {
 		metrics[name] = m
 		return true
 	})
-	if len(metrics) == 0 {
-		t.Fatalf("no metrics found in %s", metricsSource)
+	if len(metrics) == before {
+		t.Fatalf("no new metrics found in %s", path)
 	}
-	return metrics
 }
 
 // stringConsts returns the string constants of a Go file whose names start with prefix.
@@ -793,7 +807,8 @@ var (
 )
 
 // checkPromQL reports every name, label or label value in expr that the code does not
-// define. values holds the closed sets of label values (outcome, reason): an = or =~
+// define. values holds the closed sets of label values, by label (outcome, reason) or,
+// first, by metric and label ("invitepipe_producer_rows_total/outcome"): an = or =~
 // matcher on such a label must name only values of its set.
 func checkPromQL(expr string, metrics map[string]metric, values map[string][]string) []string {
 	var problems []string
@@ -826,7 +841,11 @@ func checkPromQL(expr string, metrics map[string]metric, values map[string][]str
 			if !slices.Contains(allowed, label) {
 				problems = append(problems, sel[1]+" has no label "+label)
 			}
-			if known, closed := values[label]; closed && (op == "=" || op == "=~") {
+			known, closed := values[sel[1]+"/"+label]
+			if !closed {
+				known, closed = values[label]
+			}
+			if closed && (op == "=" || op == "=~") {
 				for _, v := range strings.Split(value, "|") {
 					if !slices.Contains(known, v) {
 						problems = append(problems, label+" "+strconv.Quote(v)+" is not one of "+strings.Join(known, ", "))
@@ -848,7 +867,8 @@ func checkPromQL(expr string, metrics map[string]metric, values map[string][]str
 }
 
 // labelValues returns the closed sets of label values: outcome (internal/metrics'
-// Outcome* constants) and reason (internal/lane's Reason constants).
+// Outcome* constants), the producer's rows outcome (its Rows* constants) and reason
+// (internal/lane's Reason constants).
 func labelValues(t *testing.T) map[string][]string {
 	t.Helper()
 	var outcomes []string
@@ -860,7 +880,11 @@ func labelValues(t *testing.T) map[string][]string {
 	if len(outcomes) == 0 || len(reasons) == 0 {
 		t.Fatalf("no outcomes in %s or no reasons in %s", metricsSource, laneSource)
 	}
-	return map[string][]string{"outcome": outcomes, "reason": reasons}
+	rows := slices.Sorted(maps.Values(stringConsts(t, producerMetrics, "Rows")))
+	if len(rows) == 0 {
+		t.Fatalf("no Rows* outcomes in %s", producerMetrics)
+	}
+	return map[string][]string{"outcome": outcomes, "reason": reasons, "invitepipe_producer_rows_total/outcome": rows}
 }
 
 // dashboardQueries returns every PromQL text of the dashboard: panel targets' expr and
@@ -938,7 +962,8 @@ func TestCheckPromQLCatchesDrift(t *testing.T) {
 		"invitepipe_request_duration_seconds": {histogram: true, labels: []string{"destination"}},
 	}
 	metrics["invitepipe_destination_waiting"] = metric{labels: []string{"destination", "reason"}}
-	values := map[string][]string{"outcome": {"dlq", "sent"}, "reason": {"paused", "retry"}}
+	metrics["invitepipe_producer_rows_total"] = metric{labels: []string{"activation", "outcome"}}
+	values := map[string][]string{"outcome": {"dlq", "sent"}, "reason": {"paused", "retry"}, "invitepipe_producer_rows_total/outcome": {"emitted", "read"}}
 	tests := []struct {
 		name, expr string
 		problems   int
@@ -954,6 +979,9 @@ func TestCheckPromQLCatchesDrift(t *testing.T) {
 		{"negative matchers are not checked", `invitepipe_destination_waiting{reason!="retry"}`, 0},
 		{"unknown grouping label", `sum by (destinaton) (invitepipe_messages_total)`, 1},
 		{"other exporters are not checked", `sum by (topic) (kafka_consumergroup_lag{consumergroup="g"})`, 0},
+		{"a metric's own outcomes", `invitepipe_producer_rows_total{outcome=~"read|emitted"}`, 0},
+		{"another metric's outcome", `invitepipe_producer_rows_total{outcome="sent"}`, 1},
+		{"the producer's outcome on messages", `invitepipe_messages_total{outcome="emitted"}`, 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1024,8 +1052,12 @@ func TestDashboardPanels(t *testing.T) {
 	}
 }
 
+// producerJob is the job label of schedule mode's series: the name of the Service that
+// producer-cronjob.yaml's commented alternative defines.
+const producerJob = "invitepipe-producer"
+
 func TestAlertRules(t *testing.T) {
-	job := `job="` + scrapeJob(t) + `"`
+	consumerJob := `job="` + scrapeJob(t) + `"`
 	for _, r := range alertRules(t) {
 		t.Run(str(r, "alert"), func(t *testing.T) {
 			if str(r, "alert") == "" || str(r, "expr") == "" {
@@ -1040,8 +1072,16 @@ func TestAlertRules(t *testing.T) {
 			if str(r, "annotations", "summary") == "" || str(r, "annotations", "description") == "" {
 				t.Error("summary and description are required")
 			}
-			// The ServiceMonitor's targets carry the Service's name as their job.
+			// The ServiceMonitor's targets carry the Service's name as their job; other
+			// exporters' series (kube-state-metrics) carry theirs.
 			for _, sel := range selector.FindAllStringSubmatch(str(r, "expr"), -1) {
+				job := consumerJob
+				switch {
+				case !strings.HasPrefix(sel[1], "invitepipe_"):
+					continue
+				case strings.HasPrefix(sel[1], "invitepipe_producer_"):
+					job = `job="` + producerJob + `"`
+				}
 				if !strings.Contains(sel[2], job) {
 					t.Errorf("selector %s{%s} does not select %s", sel[1], sel[2], job)
 				}
@@ -1319,6 +1359,22 @@ func TestComposeStack(t *testing.T) {
 			t.Errorf("stop_grace_period %q, want more than the consumer's shutdown budget %s", str(consumer, "stop_grace_period"), budget)
 		}
 	})
+	t.Run("producer shares the consumer's Kafka, topic and Redis", func(t *testing.T) {
+		producer := svc("producer")
+		cmd := list(producer, "command")
+		if len(cmd) == 0 || cmd[0] != "produce" || !slices.Contains(subcommands(t), str(cmd[0])) {
+			t.Errorf("producer command %v, want [produce] (schedule mode)", cmd)
+		}
+		for _, v := range []string{"INVITEPIPE_KAFKA_BROKERS", "INVITEPIPE_KAFKA_TOPIC", "INVITEPIPE_REDIS_URL", "INVITEPIPE_REDIS_PASSWORD", "INVITEPIPE_ACTIVATIONS"} {
+			if got := str(producer, "environment", v); got != env(v) || got == "" {
+				t.Errorf("producer %s = %q, the consumer's is %q", v, got, env(v))
+			}
+		}
+		port := adminPort(t, composeEnv(producer))
+		if ports := list(producer, "ports"); !slices.Contains(ports, any("127.0.0.1:"+port+":"+port)) || port == adminPort(t, composeEnv(consumer)) {
+			t.Errorf("producer ports = %v, want its own admin port %s published", ports, port)
+		}
+	})
 	t.Run("credentials the example names are set", func(t *testing.T) {
 		for _, name := range credentialVars(t, exampleActFile) {
 			if env(name) == "" {
@@ -1326,4 +1382,232 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 	})
+}
+
+// ---- the producer ----
+
+// subcommands returns the names of cmd/invitepipe's commands (name: fields of commands()).
+func subcommands(t *testing.T) []string {
+	t.Helper()
+	var names []string
+	ast.Inspect(parseGo(t, commandsSource), func(n ast.Node) bool {
+		if kv, ok := n.(*ast.KeyValueExpr); ok {
+			if k, ok := kv.Key.(*ast.Ident); ok && k.Name == "name" {
+				if s, ok := stringLit(kv.Value); ok {
+					names = append(names, s)
+				}
+			}
+		}
+		return true
+	})
+	if len(names) == 0 {
+		t.Fatalf("no commands found in %s", commandsSource)
+	}
+	return names
+}
+
+// produceFlags returns the flags `invitepipe produce` defines (fs.Bool, fs.String, fs.Var,
+// ... calls' names).
+func produceFlags(t *testing.T) []string {
+	t.Helper()
+	var flags []string
+	ast.Inspect(parseGo(t, produceSource), func(n ast.Node) bool {
+		call, ok := n.(*ast.CallExpr)
+		if !ok || len(call.Args) < 2 {
+			return true
+		}
+		sel, ok := call.Fun.(*ast.SelectorExpr)
+		if !ok {
+			return true
+		}
+		if x, ok := sel.X.(*ast.Ident); !ok || x.Name != "fs" {
+			return true
+		}
+		arg := call.Args[0]
+		if sel.Sel.Name == "Var" {
+			arg = call.Args[1]
+		}
+		if name, ok := stringLit(arg); ok {
+			flags = append(flags, name)
+		}
+		return true
+	})
+	if len(flags) == 0 {
+		t.Fatalf("no flags found in %s", produceSource)
+	}
+	return flags
+}
+
+// dsnVars returns the dsn_env of every postgresql source of an activation file.
+func dsnVars(t *testing.T, path string) []string {
+	t.Helper()
+	var vars []string
+	for _, a := range list(yamlDoc(t, path), "activations") {
+		if str(a, "source", "type") == "postgresql" {
+			vars = append(vars, str(a, "source", "dsn_env"))
+		}
+	}
+	return vars
+}
+
+func TestProducerCronJob(t *testing.T) {
+	cj := yamlDoc(t, producerCronJob)
+	job := dig(cj, "spec", "jobTemplate", "spec")
+	pod := dig(job, "template", "spec")
+	containers := list(pod, "containers")
+	if str(cj, "kind") != "CronJob" || len(containers) != 1 {
+		t.Fatalf("%s: kind %q with %d containers, want a CronJob with one", producerCronJob, str(cj, "kind"), len(containers))
+	}
+	c := containers[0]
+	env := containerEnv(c)
+
+	t.Run("in the base", func(t *testing.T) {
+		if res := list(kustomization(t), "resources"); !slices.Contains(res, any(filepath.Base(producerCronJob))) {
+			t.Errorf("base resources %v lack %s", res, filepath.Base(producerCronJob))
+		}
+	})
+	t.Run("runs produce --once", func(t *testing.T) {
+		args := list(c, "args")
+		if len(args) == 0 || !slices.Contains(subcommands(t), str(args[0])) || args[0] != "produce" {
+			t.Fatalf("args = %v, want produce --once", args)
+		}
+		flags := produceFlags(t)
+		for _, a := range args[1:] {
+			name, _, _ := strings.Cut(strings.TrimLeft(str(a), "-"), "=")
+			if !strings.HasPrefix(str(a), "-") || !slices.Contains(flags, name) {
+				t.Errorf("argument %v is not a flag of produce (%v)", a, flags)
+			}
+		}
+		if !slices.Contains(args, any("--once")) {
+			t.Errorf("args = %v: a CronJob's run must end, want --once", args)
+		}
+	})
+	t.Run("runs never pile up", func(t *testing.T) {
+		if got := str(cj, "spec", "concurrencyPolicy"); got != "Forbid" {
+			t.Errorf("concurrencyPolicy = %q, want Forbid", got)
+		}
+		if b, ok := dig(job, "backoffLimit").(int); !ok || b < 1 || b > 5 {
+			t.Errorf("backoffLimit = %v, want 1 to 5: a retry or a few, a rerun emits only what is not recorded", dig(job, "backoffLimit"))
+		}
+		deadline, ok := dig(job, "activeDeadlineSeconds").(int)
+		if !ok || deadline <= 0 {
+			t.Fatalf("activeDeadlineSeconds = %v, want a positive bound on a wedged run", dig(job, "activeDeadlineSeconds"))
+		}
+		// With "*/N * * * *" the Job must end before the next start is due.
+		if f := strings.Fields(str(cj, "spec", "schedule")); len(f) == 5 && strings.HasPrefix(f[0], "*/") && strings.Join(f[1:], " ") == "* * * *" {
+			n, err := strconv.Atoi(strings.TrimPrefix(f[0], "*/"))
+			if err != nil || deadline >= n*60 {
+				t.Errorf("activeDeadlineSeconds %d, schedule %q: want the Job to end before the next start", deadline, str(cj, "spec", "schedule"))
+			}
+		}
+		if rp := str(pod, "restartPolicy"); rp != "Never" && rp != "OnFailure" {
+			t.Errorf("restartPolicy = %q, want Never or OnFailure", rp)
+		}
+	})
+	t.Run("variables", func(t *testing.T) {
+		known := knownVars(t)
+		dsns := dsnVars(t, filepath.Join(baseDir, "activations.yaml"))
+		if len(dsns) == 0 {
+			t.Fatal("the base activation file has no postgresql source: the CronJob would have nothing to check its dsn_env against")
+		}
+		for name := range env {
+			if _, ok := known[name]; !ok && !slices.Contains(dsns, name) {
+				t.Errorf("%s is neither a variable of %s nor a source's dsn_env", name, configSource)
+			}
+		}
+		for _, name := range append(dsns, "INVITEPIPE_REDIS_PASSWORD", "INVITEPIPE_ACTIVATIONS") {
+			if env[name] == nil {
+				t.Errorf("%s is not set", name)
+			}
+		}
+		// Least privilege: the producer never calls Trustpilot.
+		for _, name := range credentialVars(t, filepath.Join(baseDir, "activations.yaml")) {
+			if env[name] != nil {
+				t.Errorf("%s is set: the producer needs no Trustpilot credential", name)
+			}
+		}
+		if got := str(c, "envFrom", 0, "configMapRef", "name"); got != "invitepipe-config" {
+			t.Errorf("envFrom %q, want the ConfigMap invitepipe-config", got)
+		}
+	})
+	t.Run("secrets come from the Secret", func(t *testing.T) {
+		example := dig(yamlDoc(t, "kubernetes/secret.example.yaml"), "stringData")
+		dsns := dsnVars(t, filepath.Join(baseDir, "activations.yaml"))
+		for name, e := range env {
+			ref := dig(e, "valueFrom", "secretKeyRef")
+			if ref == nil {
+				if isSecretName(name) || slices.Contains(dsns, name) {
+					t.Errorf("%s must come from a secretKeyRef", name)
+				}
+				continue
+			}
+			if str(ref, "name") != "invitepipe-secrets" || str(ref, "key") != name {
+				t.Errorf("%s: secretKeyRef %s/%s, want invitepipe-secrets/%s", name, str(ref, "name"), str(ref, "key"), name)
+			}
+			if str(ref, "optional") != "true" && dig(example, name) == nil {
+				t.Errorf("%s is required but missing from kubernetes/secret.example.yaml", name)
+			}
+		}
+	})
+	t.Run("pod like the consumer's", func(t *testing.T) {
+		consumerPod := dig(deployment(t), "spec", "template", "spec")
+		for _, path := range [][]any{
+			{"serviceAccountName"}, {"automountServiceAccountToken"}, {"securityContext", "runAsNonRoot"},
+			{"securityContext", "runAsUser"}, {"securityContext", "seccompProfile", "type"},
+		} {
+			if got, want := str(pod, path...), str(consumerPod, path...); got != want || got == "" {
+				t.Errorf("pod %v = %q, the consumer's is %q", path, got, want)
+			}
+		}
+		cc := consumerContainer(t, deployment(t))
+		for _, field := range []string{"readOnlyRootFilesystem", "allowPrivilegeEscalation", "runAsNonRoot"} {
+			if got, want := str(c, "securityContext", field), str(cc, "securityContext", field); got != want || got == "" {
+				t.Errorf("container securityContext.%s = %q, the consumer's is %q", field, got, want)
+			}
+		}
+		if str(c, "image") != str(cc, "image") {
+			t.Errorf("image %q, the consumer's is %q", str(c, "image"), str(cc, "image"))
+		}
+		path := str(env["INVITEPIPE_ACTIVATIONS"], "value")
+		var mounted string
+		for _, m := range list(c, "volumeMounts") {
+			for _, v := range list(pod, "volumes") {
+				if str(v, "name") == str(m, "name") && str(v, "configMap", "name") == "invitepipe-activations" {
+					mounted = str(m, "mountPath") + "/" + str(v, "configMap", "items", 0, "path")
+				}
+			}
+		}
+		if path == "" || path != mounted {
+			t.Errorf("INVITEPIPE_ACTIVATIONS = %q, the ConfigMap invitepipe-activations is mounted at %q", path, mounted)
+		}
+	})
+}
+
+// Runs that stop succeeding are noticed: in schedule mode from the producer's own
+// last-success metric, and for the CronJob (whose pods' metrics are never scraped) from
+// kube-state-metrics.
+func TestProducerAlerts(t *testing.T) {
+	var onMetric, onCronJob bool
+	cronJob := str(yamlDoc(t, producerCronJob), "metadata", "name")
+	for _, r := range alertRules(t) {
+		expr := str(r, "expr")
+		if slices.Contains(metricToken.FindAllString(expr, -1), "invitepipe_producer_last_success_timestamp_seconds") {
+			onMetric = true
+			if !strings.Contains(expr, "time() -") || !strings.Contains(expr, "by (activation)") {
+				t.Errorf("%s: want the age of the last success per activation, got %q", str(r, "alert"), expr)
+			}
+		}
+		if strings.Contains(expr, "kube_cronjob_status_last_successful_time") {
+			onCronJob = true
+			if !strings.Contains(expr, `cronjob="`+cronJob+`"`) {
+				t.Errorf("%s: want cronjob=%q, got %q", str(r, "alert"), cronJob, expr)
+			}
+		}
+	}
+	if !onMetric {
+		t.Error("no alert on invitepipe_producer_last_success_timestamp_seconds")
+	}
+	if !onCronJob {
+		t.Error("no alert on the CronJob's last successful time (kube_cronjob_status_last_successful_time)")
+	}
 }

@@ -21,6 +21,12 @@
 //   - The deferred-age alerts fire at 50% (warning) and 80% (critical) of the base's
 //     INVITEPIPE_DEFER_MAX_AGE (0s: half of Kafka's default retention); lost deferred
 //     rows and paused destinations are alerted on.
+//   - The producer's CronJob runs a real subcommand and flags (produce --once), with
+//     concurrencyPolicy Forbid, a few retries and a deadline before its next start; it
+//     reads only variables of internal/config and the sources' dsn_env (from the
+//     Secret), no Trustpilot credential, in a pod secured like the consumer's. Runs that
+//     stop succeeding are alerted on (schedule mode's last-success metric per
+//     activation; the CronJob's last successful time from kube-state-metrics).
 //   - Every dead-letter class of internal/dlq is documented in schemas/dlq.v1.md and
 //     named by the dead-letter alert.
 //   - Every repository path the files name exists.

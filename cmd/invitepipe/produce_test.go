@@ -65,7 +65,7 @@ func TestProduce(t *testing.T) {
 		wantCount []string // READ NEW EMITTED INVALID DUPLICATES, when a summary is expected
 		want      string   // substring of stdout or stderr
 	}{
-		{name: "without --once", wantCode: 1, want: "not supported yet: use --once (e.g. from a CronJob)"},
+		{name: "without --once and no schedule", wantCode: 1, want: "no activation with a source has a schedule: add one (e.g. schedule: 15m)"},
 		{name: "reset without --yes", args: []string{"--reset"}, wantCode: 1, want: "add --yes to confirm"},
 		{name: "unknown activation", args: []string{"--once", "--activation", "nope"}, wantCode: 1, want: "--activation nope: no such activation"},
 		{name: "activation without a source", args: []string{"--once", "--activation", "no-source"}, wantCode: 1, want: "--activation no-source: the activation has no source block"},

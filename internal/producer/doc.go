@@ -1,5 +1,6 @@
 // Package producer runs activations' sources and emits, per run, only the rows that are
-// new since the previous runs (mode diff), as row messages on the rows topic.
+// new since the previous runs (mode diff, and mode cursor, which also bounds what is
+// read), as row messages on the rows topic.
 //
 // Invariants:
 //   - A row's identity is its primary key (source.primary_key, by default the column
@@ -21,13 +22,27 @@
 //     took records nothing and stops with ErrFenced.
 //   - State: per activation one Redis SET, "<prefix>{<activation>}:seen", of 8-byte
 //     members, the xxHash64 of each emitted key; the lock is "<prefix>{<activation>}:lock"
-//     (one hash tag: both live in one Redis Cluster slot). Neither expires: forgetting
-//     the state (Reset) makes the next run emit every row again.
+//     (one hash tag: they live in one Redis Cluster slot, with the cursor). None expires:
+//     forgetting the state and the cursor (Reset) makes the next run emit every row again.
 //   - Collisions: two distinct keys with one hash make the later one look emitted, so
 //     it would be skipped. With N keys recorded, the chance that one given new key
 //     collides is N/2^64 (5.4e-12 for N = 10^8), and the chance that any two of N keys
 //     ever collide is at most N²/2^65 (2.7e-6 for N = 10^7, 2.7e-4 for N = 10^8): far
 //     below the rate of rows lost upstream.
+//   - Cursor mode reads only rows whose cursor column is at least the stored cursor less
+//     the look-back (and at least Job.Since), then applies diff to them: a row that
+//     became visible late, or ties the cursor, is emitted once if its value is within the
+//     look-back; one older than that is never read. The cursor is the largest value of
+//     the rows read that were emitted by this run or an earlier one; it is stored in
+//     "<prefix>{<activation>}:cursor" by the same fenced script that records the run's
+//     last batch, only after Kafka acknowledged it, and only when the run read its source
+//     through (or, for a source in cursor order, up to Job.Limit): a run that failed, or
+//     an unordered source stopped by the limit, leaves it where it was. It never moves
+//     back. Rows below the bound, or without a usable cursor value (invalid), are never
+//     recorded.
+//   - Job.Limit caps the rows emitted by one run; the new rows after it stay unrecorded,
+//     so the next run emits them.
+//   - Progress (Producer.Progress) is written only where the caller asks, never to logs.
 //   - Memory: the state costs Redis roughly 50-70 bytes per key (a hashtable SET); the
 //     run keeps 8 bytes (plus map overhead) per distinct key it read, for the duplicate
 //     count, and one batch of rows; never the whole input.

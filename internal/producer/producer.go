@@ -6,10 +6,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/schollz/progressbar/v3"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/invitepipe/invitepipe/internal/kafkaconn"
@@ -65,17 +67,43 @@ type Producer struct {
 	LockLease time.Duration
 	// Now is the clock of emitted_at; time.Now when nil.
 	Now func() time.Time
+	// Progress, when not nil, shows each run's rows read, rows/s and new rows as it goes
+	// (a terminal: the caller decides); nil shows nothing.
+	Progress io.Writer
 
 	// afterAck, set by tests, runs after Kafka acknowledged a batch and before the state
 	// advances; an error stops the run there, as a crash would.
 	afterAck func(ctx context.Context, batch int) error
 }
 
-// Job is one activation's source.
+// Job is one activation's source, and the bounds of this run.
 type Job struct {
 	Activation string
 	PrimaryKey string
-	Source     source.Source
+	// Cursor is the activation's cursor mode; the zero Cursor is diff mode.
+	Cursor Cursor
+	Source source.Source
+	// Since, in cursor mode with a timestamp cursor, skips the rows whose cursor column
+	// is before it: they are neither emitted nor recorded. Zero: no bound.
+	Since time.Time
+	// Limit, when positive, is the most new rows the run emits; the rest stay new.
+	Limit int64
+}
+
+// errLimit stops a source once the run emitted Job.Limit new rows.
+var errLimit = errors.New("the run's limit of new rows is reached")
+
+// check reports a bound the job cannot apply.
+func (j Job) check() error {
+	switch {
+	case j.Limit < 0:
+		return fmt.Errorf("the limit %d is negative", j.Limit)
+	case !j.Since.IsZero() && !j.Cursor.On():
+		return errors.New("--since needs mode: cursor (it compares the cursor column)")
+	case !j.Since.IsZero() && j.Cursor.Kind != CursorTime:
+		return fmt.Errorf("--since compares timestamps, and cursor column %q holds integers (cursor_lookback is a count)", j.Cursor.Column)
+	}
+	return nil
 }
 
 // Summary is what one run did.
@@ -91,8 +119,16 @@ type Summary struct {
 	Invalid int64
 	// Duplicates counts rows whose key came earlier in the same run.
 	Duplicates int64
-	Duration   time.Duration
-	DryRun     bool
+	// Skipped counts rows below the read bound (cursor mode: the stored cursor less the
+	// look-back, or --since) that the source handed over anyway (a file); never recorded.
+	Skipped int64
+	// LimitReached is set when Job.Limit stopped the run: new rows may be left for the
+	// next run.
+	LimitReached bool
+	// Cursor is the activation's cursor after the run (cursor mode; empty before any).
+	Cursor   string
+	Duration time.Duration
+	DryRun   bool
 	// Problems describe the first MaxProblems invalid records.
 	Problems []string
 	// Err ends the run early: the source failed, Kafka or Redis did, or the lock is held.
@@ -116,10 +152,11 @@ func (s *Summary) invalid(problem string) {
 
 // pending is a row waiting for its batch.
 type pending struct {
-	hash  uint64
-	rowID string
-	row   map[string]any
-	where string
+	hash   uint64
+	cursor cursorValue
+	rowID  string
+	row    map[string]any
+	where  string
 }
 
 // message is the row contract's value.
@@ -142,6 +179,10 @@ func (p *Producer) Run(ctx context.Context, job Job, dryRun bool) (sum Summary) 
 	start := time.Now()
 	sum = Summary{Activation: job.Activation, DryRun: dryRun}
 	defer func() { sum.Duration = time.Since(start) }()
+	if err := job.check(); err != nil {
+		sum.Err = err
+		return sum
+	}
 	state := NewState(p.Redis, p.KeyPrefix, job.Activation)
 	var lock *Lock
 	if !dryRun {
@@ -161,15 +202,50 @@ func (p *Producer) Run(ctx context.Context, job Job, dryRun bool) (sum Summary) 
 		}()
 	}
 	b := &batcher{ctx: ctx, p: p, job: job, state: state, lock: lock, sum: &sum, runSeen: make(map[uint64]struct{})}
-	err := job.Source.Read(ctx, b.add)
+	if job.Cursor.On() {
+		text, ok, err := state.Cursor(ctx)
+		if err != nil {
+			sum.Err = err
+			return sum
+		}
+		if ok {
+			v, err := job.Cursor.parse(text)
+			if err != nil {
+				sum.Err = fmt.Errorf("the stored cursor %q does not fit cursor column %q (%w): did cursor_lookback change between a duration and a count? --reset --yes forgets the state", text, job.Cursor.Column, err)
+				return sum
+			}
+			b.stored, sum.Cursor = &v, text
+		}
+		b.low = job.Cursor.lower(b.stored, job.Since)
+	}
+	if p.Progress != nil {
+		b.bar = newBar(p.Progress, job.Activation)
+		defer b.bar.Finish()
+	}
+	var err error
+	if cr, ok := job.Source.(source.CursorReader); ok && job.Cursor.On() {
+		b.ordered = true
+		var from any
+		if b.low != nil {
+			from = job.Cursor.param(*b.low)
+		}
+		err = cr.ReadFrom(ctx, from, b.add)
+	} else {
+		err = job.Source.Read(ctx, b.add)
+	}
 	var be *batchError
-	if err != nil && !errors.As(err, &be) && context.Cause(ctx) == nil {
-		// The source failed: what it read before still goes out.
-		if ferr := b.flush(ctx); ferr != nil {
+	switch {
+	case errors.Is(err, errLimit):
+		err = nil // the flush that reached the limit was the run's last
+	case err != nil && !errors.As(err, &be) && context.Cause(ctx) == nil:
+		// The source failed: what it read before still goes out; the cursor stays.
+		if ferr := b.flush(ctx, false); ferr != nil && !errors.Is(ferr, errLimit) {
 			err = errors.Join(err, ferr)
 		}
-	} else if err == nil {
-		err = b.flush(ctx)
+	case err == nil:
+		if err = b.flush(ctx, true); errors.Is(err, errLimit) {
+			err = nil
+		}
 	}
 	if cause := context.Cause(ctx); err != nil && cause != nil && !errors.Is(err, cause) {
 		err = fmt.Errorf("%w (%w)", err, cause)
@@ -223,10 +299,19 @@ type batcher struct {
 	runSeen map[uint64]struct{}
 	pending []pending
 	batches int
+	// Cursor mode: the stored cursor (nil before the first run), the read bound (nil:
+	// none), the largest value acknowledged this run, and whether the source hands rows
+	// over in cursor order.
+	stored, low, max *cursorValue
+	ordered          bool
+	bar              *progressbar.ProgressBar // nil: no progress shown
 }
 
 func (b *batcher) add(rec source.Record) error {
 	b.sum.Read++
+	if b.bar != nil {
+		b.bar.Add(1)
+	}
 	if rec.Err != nil {
 		b.sum.invalid(rec.Err.Error())
 		return nil
@@ -236,15 +321,28 @@ func (b *batcher) add(rec source.Record) error {
 		b.sum.invalid(where(rec.Where) + problem)
 		return nil
 	}
+	var cv cursorValue
+	if c := b.job.Cursor; c.On() {
+		v, problem := c.value(rec.Row)
+		if problem != "" {
+			b.sum.invalid(where(rec.Where) + problem)
+			return nil
+		}
+		if b.low != nil && c.less(v, *b.low) {
+			b.sum.Skipped++
+			return nil
+		}
+		cv = v
+	}
 	h := Hash(key)
 	if _, dup := b.runSeen[h]; dup {
 		b.sum.Duplicates++
 		return nil
 	}
 	b.runSeen[h] = struct{}{}
-	b.pending = append(b.pending, pending{hash: h, rowID: key, row: rec.Row, where: rec.Where})
+	b.pending = append(b.pending, pending{hash: h, cursor: cv, rowID: key, row: rec.Row, where: rec.Where})
 	if len(b.pending) >= b.batchSize() {
-		if err := b.flush(b.ctx); err != nil {
+		if err := b.flush(b.ctx, false); err != nil {
 			return err
 		}
 	}
@@ -258,29 +356,42 @@ func (b *batcher) batchSize() int {
 	return b.p.BatchSize
 }
 
-// flush emits the pending rows the state does not hold, then records them.
-func (b *batcher) flush(ctx context.Context) error {
-	if len(b.pending) == 0 {
-		return nil
-	}
+// flush emits the pending rows the state does not hold, then records them. The last flush
+// of a run (final, or the one that reaches the limit) also stores the cursor, in the same
+// fenced script. It returns errLimit once the limit held a new row back.
+func (b *batcher) flush(ctx context.Context, final bool) error {
 	defer func() { b.pending = b.pending[:0] }()
-	hashes := make([]uint64, len(b.pending))
-	for i, r := range b.pending {
-		hashes[i] = r.hash
-	}
-	seen, err := b.state.Seen(ctx, hashes)
-	if err != nil {
-		return &batchError{err}
+	var seen []bool
+	if len(b.pending) > 0 {
+		hashes := make([]uint64, len(b.pending))
+		for i, r := range b.pending {
+			hashes[i] = r.hash
+		}
+		var err error
+		if seen, err = b.state.Seen(ctx, hashes); err != nil {
+			return &batchError{err}
+		}
 	}
 	now := time.Now
 	if b.p.Now != nil {
 		now = b.p.Now
 	}
 	emittedAt := now().UTC().Format(time.RFC3339Nano)
+	c := b.job.Cursor
 	var msgs []kafka.Message
 	var emitted []uint64
+	var batchMax *cursorValue
+	limited := false
 	for i, r := range b.pending {
 		if seen[i] {
+			// Emitted by an earlier run: its value counts toward the cursor.
+			if c.On() && (batchMax == nil || c.less(*batchMax, r.cursor)) {
+				batchMax = &r.cursor
+			}
+			continue
+		}
+		if b.job.Limit > 0 && b.sum.New >= b.job.Limit {
+			limited = true // this row stays new for the next run
 			continue
 		}
 		value, err := encode(message{Activation: b.job.Activation, RowID: r.rowID, EmittedAt: emittedAt, Row: r.row})
@@ -291,24 +402,69 @@ func (b *batcher) flush(ctx context.Context) error {
 		b.sum.New++
 		msgs = append(msgs, kafka.Message{Key: []byte(b.job.Activation + "/" + r.rowID), Value: value})
 		emitted = append(emitted, r.hash)
-	}
-	if b.lock == nil || len(msgs) == 0 {
-		return nil
-	}
-	if err := b.p.Writer.WriteMessages(ctx, msgs...); err != nil {
-		return &batchError{fmt.Errorf("kafka: %w", err)}
-	}
-	b.sum.Emitted += int64(len(msgs))
-	b.batches++
-	if b.p.afterAck != nil {
-		if err := b.p.afterAck(ctx, b.batches); err != nil {
-			return &batchError{err}
+		if c.On() && (batchMax == nil || c.less(*batchMax, r.cursor)) {
+			batchMax = &r.cursor
 		}
 	}
-	if err := b.lock.Advance(ctx, emitted); err != nil {
+	if b.bar != nil {
+		b.bar.Describe(fmt.Sprintf("%s: %d new", b.job.Activation, b.sum.New))
+	}
+	if limited {
+		b.sum.LimitReached, final = true, true
+	}
+	if b.lock == nil { // a dry run
+		if limited {
+			return errLimit
+		}
+		return nil
+	}
+	if len(msgs) > 0 {
+		if err := b.p.Writer.WriteMessages(ctx, msgs...); err != nil {
+			return &batchError{fmt.Errorf("kafka: %w", err)}
+		}
+		b.sum.Emitted += int64(len(msgs))
+		b.batches++
+		if b.p.afterAck != nil {
+			if err := b.p.afterAck(ctx, b.batches); err != nil {
+				return &batchError{err}
+			}
+		}
+	}
+	if batchMax != nil && (b.max == nil || c.less(*b.max, *batchMax)) {
+		b.max = batchMax // acknowledged now or by an earlier run
+	}
+	// The cursor moves only at the end of a run that read its source through (or, in
+	// cursor order, up to the limit): an unordered source stopped by the limit may have
+	// left rows below the largest value emitted, so its cursor stays.
+	var cursor string
+	if final && b.max != nil && (b.ordered || !limited) && (b.stored == nil || c.less(*b.stored, *b.max)) {
+		cursor = c.format(*b.max)
+	}
+	if err := b.lock.Advance(ctx, emitted, cursor); err != nil {
 		return &batchError{err}
 	}
+	if cursor != "" {
+		b.sum.Cursor = cursor
+	}
+	if limited {
+		return errLimit
+	}
 	return nil
+}
+
+// newBar is a run's progress: rows read, rows/s and, in the description, new rows.
+func newBar(w io.Writer, activation string) *progressbar.ProgressBar {
+	return progressbar.NewOptions64(-1,
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetDescription(activation+": 0 new"),
+		progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(),
+		progressbar.OptionSetItsString("rows"),
+		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionThrottle(200*time.Millisecond),
+		progressbar.OptionSpinnerType(14),
+		progressbar.OptionClearOnFinish(),
+	)
 }
 
 // encode writes a row message, keeping < > & as they are.

@@ -23,10 +23,13 @@ type Spec struct {
 	Query      string // postgresql
 	DSNEnv     string // postgresql: the variable holding the connection string
 	PrimaryKey string // the column that identifies a row; default mapping.reference_number
-	Mode       string // diff (the only mode so far)
+	Mode       string // diff or cursor
+	// Cursor is cursor mode's column and look-back (cursor_column, cursor_lookback); the
+	// zero Cursor in diff mode.
+	Cursor Cursor
 }
 
-var sourceKeys = []string{"type", "path", "query", "dsn_env", "primary_key", "mode"}
+var sourceKeys = []string{"type", "path", "query", "dsn_env", "primary_key", "mode", "cursor_column", "cursor_lookback"}
 
 // ParseSpec reads a's source block. Every problem is reported with its path in the file,
 // e.g. "activations.orders.source.path: required for a csv source".
@@ -83,9 +86,25 @@ func ParseSpec(a *activation.Activation) (Spec, error) {
 	case "", "diff":
 		s.Mode = "diff"
 	case "cursor":
-		add("mode", "cursor is not supported yet: use diff (the default)")
+		column := str("cursor_column")
+		if column == "" {
+			add("cursor_column", "required in cursor mode: the column whose value only grows, e.g. created_at or id")
+		}
+		c, problem := parseLookback(a.Source["cursor_lookback"])
+		if problem != "" {
+			add("cursor_lookback", "%s", problem)
+		}
+		c.Column = column
+		s.Cursor = c
 	default:
-		add("mode", "%q is not a mode (use diff)", s.Mode)
+		add("mode", "%q is not a mode (use diff or cursor)", s.Mode)
+	}
+	if s.Mode != "cursor" {
+		for _, k := range []string{"cursor_column", "cursor_lookback"} {
+			if _, ok := a.Source[k]; ok {
+				add(k, "is for mode: cursor only")
+			}
+		}
 	}
 	if s.PrimaryKey == "" {
 		s.PrimaryKey = a.Mapping.ReferenceNumber
@@ -97,6 +116,11 @@ func ParseSpec(a *activation.Activation) (Spec, error) {
 		return Spec{}, errors.New(strings.Join(problems, "\n"))
 	}
 	return s, nil
+}
+
+// Job is the run of activation id over src, the Source that Open built.
+func (s Spec) Job(id string, src source.Source) Job {
+	return Job{Activation: id, PrimaryKey: s.PrimaryKey, Cursor: s.Cursor, Source: src}
 }
 
 // Open builds the Source of s. dir is the activation file's directory (relative paths
@@ -119,6 +143,9 @@ func (s Spec) Open(dir string, lookup func(string) (string, bool), stdin io.Read
 		dsn, ok := lookup(s.DSNEnv)
 		if !ok || strings.TrimSpace(dsn) == "" {
 			return nil, fmt.Errorf("source: %s (source.dsn_env) is not set: set it to the database's connection string", s.DSNEnv)
+		}
+		if s.Cursor.On() {
+			return postgresql.NewCursor(dsn, s.DSNEnv, s.Query, s.Cursor.Column), nil
 		}
 		return postgresql.New(dsn, s.DSNEnv, s.Query), nil
 	}

@@ -3,6 +3,7 @@ package producer
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/invitepipe/invitepipe/internal/activation"
 )
@@ -28,10 +29,50 @@ func TestParseSpec(t *testing.T) {
 			want:   Spec{Type: "postgresql", Query: "SELECT 1", DSNEnv: "DB", PrimaryKey: "id", Mode: "diff"},
 		},
 		{
-			name:    "cursor mode is not supported yet",
-			source:  map[string]any{"type": "ndjson", "path": "-", "mode": "cursor"},
+			name:   "cursor mode over a timestamp column",
+			source: map[string]any{"type": "postgresql", "query": "SELECT 1", "dsn_env": "DB", "mode": "cursor", "cursor_column": "created_at", "cursor_lookback": "10m"},
+			mapped: "order_id",
+			want: Spec{Type: "postgresql", Query: "SELECT 1", DSNEnv: "DB", PrimaryKey: "order_id", Mode: "cursor",
+				Cursor: Cursor{Column: "created_at", Kind: CursorTime, Lookback: 10 * time.Minute}},
+		},
+		{
+			name:   "cursor mode over an integer column, the look-back a YAML integer",
+			source: map[string]any{"type": "csv", "path": "x.csv", "mode": "cursor", "cursor_column": "id", "cursor_lookback": 1000},
+			mapped: "order_id",
+			want:   Spec{Type: "csv", Path: "x.csv", PrimaryKey: "order_id", Mode: "cursor", Cursor: Cursor{Column: "id", Kind: CursorInt, LookbackCount: 1000}},
+		},
+		{
+			name:   "a zero look-back: a duration or a count",
+			source: map[string]any{"type": "ndjson", "path": "-", "mode": "cursor", "cursor_column": "at", "cursor_lookback": "0s"},
+			mapped: "order_id",
+			want:   Spec{Type: "ndjson", Path: "-", PrimaryKey: "order_id", Mode: "cursor", Cursor: Cursor{Column: "at", Kind: CursorTime}},
+		},
+		{
+			name:   "cursor mode needs its column and look-back",
+			source: map[string]any{"type": "ndjson", "path": "-", "mode": "cursor"},
+			mapped: "order_id",
+			wantErr: []string{
+				"activations.orders.source.cursor_column: required in cursor mode",
+				"activations.orders.source.cursor_lookback: required in cursor mode",
+			},
+		},
+		{
+			name:    "a bad look-back",
+			source:  map[string]any{"type": "ndjson", "path": "-", "mode": "cursor", "cursor_column": "at", "cursor_lookback": "-5m"},
 			mapped:  "order_id",
-			wantErr: []string{"activations.orders.source.mode: cursor is not supported yet"},
+			wantErr: []string{"activations.orders.source.cursor_lookback: -5m0s is negative"},
+		},
+		{
+			name:    "a look-back that is neither",
+			source:  map[string]any{"type": "ndjson", "path": "-", "mode": "cursor", "cursor_column": "at", "cursor_lookback": "ten minutes"},
+			mapped:  "order_id",
+			wantErr: []string{`activations.orders.source.cursor_lookback: "ten minutes" is neither a duration`},
+		},
+		{
+			name:    "cursor keys in diff mode",
+			source:  map[string]any{"type": "ndjson", "path": "-", "cursor_column": "at"},
+			mapped:  "order_id",
+			wantErr: []string{"activations.orders.source.cursor_column: is for mode: cursor only"},
 		},
 		{
 			name:   "every problem at once",

@@ -23,11 +23,13 @@ var ErrLocked = errors.New("another run of this activation holds its lock")
 // it) before advancing the state: it must stop, advancing nothing.
 var ErrFenced = errors.New("the run lost its lock before advancing the state")
 
-// advance adds members to the seen set only while the lock holds the run's token.
+// advance adds members (ARGV[3] on) to the seen set and, when ARGV[2] is not empty, sets
+// the cursor to it, only while the lock holds the run's token (ARGV[1]).
 var advanceScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2]) end
 local added = 0
-for i = 2, #ARGV, 1000 do
+for i = 3, #ARGV, 1000 do
   added = added + redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
 return added
@@ -45,10 +47,10 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `)
 
-// forget deletes the seen set while the lock holds the token.
+// forget deletes the seen set and the cursor while the lock holds the token.
 var forgetScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-return redis.call('DEL', KEYS[2])
+return redis.call('DEL', KEYS[2], KEYS[3])
 `)
 
 // Hash is the 64-bit hash of a primary key that the state records: xxHash64 of its text.
@@ -67,6 +69,7 @@ type State struct {
 	client redis.UniversalClient
 	lock   string
 	seen   string
+	cursor string
 }
 
 // NewState returns the state of activation under prefix (DefaultKeyPrefix when empty).
@@ -75,7 +78,7 @@ func NewState(client redis.UniversalClient, prefix, activation string) *State {
 		prefix = DefaultKeyPrefix
 	}
 	base := prefix + "{" + activation + "}:"
-	return &State{client: client, lock: base + "lock", seen: base + "seen"}
+	return &State{client: client, lock: base + "lock", seen: base + "seen", cursor: base + "cursor"}
 }
 
 // Seen reports, for each hash, whether the state records it.
@@ -101,6 +104,19 @@ func (s *State) Len(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("producer state: %w", err)
 	}
 	return n, nil
+}
+
+// Cursor returns the stored cursor (cursor mode): the text of the largest cursor value
+// emitted, RFC 3339 in UTC or decimal; ok is false before the first cursor run.
+func (s *State) Cursor(ctx context.Context) (text string, ok bool, err error) {
+	text, err = s.client.Get(ctx, s.cursor).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("producer state: %w", err)
+	}
+	return text, true, nil
 }
 
 // Lock is a held lock of one activation.
@@ -148,18 +164,19 @@ func (l *Lock) Release(ctx context.Context) error {
 	return nil
 }
 
-// Advance records hashes as emitted, in the same script that checks the lock still holds
-// the run's token (the fence): a run that lost its lock records nothing and gets ErrFenced.
-func (l *Lock) Advance(ctx context.Context, hashes []uint64) error {
-	if len(hashes) == 0 {
+// Advance records hashes as emitted and, when cursor is not empty, stores it as the cursor,
+// in the same script that checks the lock still holds the run's token (the fence): a run
+// that lost its lock records nothing and gets ErrFenced.
+func (l *Lock) Advance(ctx context.Context, hashes []uint64, cursor string) error {
+	if len(hashes) == 0 && cursor == "" {
 		return nil
 	}
-	args := make([]any, 0, len(hashes)+1)
-	args = append(args, l.token)
+	args := make([]any, 0, len(hashes)+2)
+	args = append(args, l.token, cursor)
 	for _, h := range hashes {
 		args = append(args, member(h))
 	}
-	n, err := advanceScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen}, args...).Int()
+	n, err := advanceScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen, l.state.cursor}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("producer state: %w", err)
 	}
@@ -171,7 +188,7 @@ func (l *Lock) Advance(ctx context.Context, hashes []uint64) error {
 
 // Forget deletes the activation's state, fenced like Advance.
 func (l *Lock) Forget(ctx context.Context) error {
-	n, err := forgetScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen}, l.token).Int()
+	n, err := forgetScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen, l.state.cursor}, l.token).Int()
 	if err != nil {
 		return fmt.Errorf("producer state: %w", err)
 	}

@@ -9,8 +9,8 @@ import (
 	"time"
 )
 
-// Reset forgets which rows activation emitted, under its lock: its next run emits every
-// row of its source again.
+// Reset forgets which rows activation emitted and its cursor, under its lock: its next run
+// emits every row of its source again.
 func (p *Producer) Reset(ctx context.Context, activation string) error {
 	state := NewState(p.Redis, p.KeyPrefix, activation)
 	lock, err := state.Acquire(ctx, p.lease())
@@ -24,7 +24,7 @@ func (p *Producer) Reset(ctx context.Context, activation string) error {
 // WriteSummaries prints one line per run as a table, then each run's problems.
 func WriteSummaries(w io.Writer, sums []Summary) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "ACTIVATION\tREAD\tNEW\tEMITTED\tINVALID\tDUPLICATES\tDURATION\tROWS/S\tRESULT\t")
+	fmt.Fprintln(tw, "ACTIVATION\tREAD\tNEW\tEMITTED\tINVALID\tDUPLICATES\tSKIPPED\tDURATION\tROWS/S\tRESULT\t")
 	for _, s := range sums {
 		result := "ok"
 		switch {
@@ -33,13 +33,19 @@ func WriteSummaries(w io.Writer, sums []Summary) error {
 		case s.DryRun:
 			result = "dry run"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\t%.0f\t%s\t\n", s.Activation, s.Read, s.New, s.Emitted, s.Invalid, s.Duplicates,
-			s.Duration.Round(time.Millisecond), s.RowsPerSecond(), result)
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.0f\t%s\t\n", s.Activation, s.Read, s.New, s.Emitted, s.Invalid, s.Duplicates,
+			s.Skipped, s.Duration.Round(time.Millisecond), s.RowsPerSecond(), result)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	for _, s := range sums {
+		if s.Cursor != "" {
+			fmt.Fprintf(w, "%s: cursor %s\n", s.Activation, s.Cursor)
+		}
+		if s.LimitReached {
+			fmt.Fprintf(w, "%s: the limit stopped the run; new rows are left for the next run\n", s.Activation)
+		}
 		if s.Err != nil {
 			fmt.Fprintf(w, "%s: %s\n", s.Activation, strings.ReplaceAll(s.Err.Error(), "\n", "; "))
 		}

@@ -13,4 +13,7 @@
 //     with the next line. Only a problem with the input as a whole (a file that cannot be
 //     opened, a failed query) ends Read with an error.
 //   - Errors never quote the values of a row, only positions and column names.
+//   - A CursorReader (the PostgreSQL source in cursor mode) returns only rows whose cursor
+//     column is at least the bound it is given, in ascending cursor order; file sources
+//     are not CursorReaders: the producer filters their rows itself.
 package source

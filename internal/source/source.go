@@ -98,3 +98,13 @@ func Name(path string) string {
 	}
 	return path
 }
+
+// CursorReader is a source that applies a cursor's lower bound itself (a query, where the
+// database can use an index) and hands its rows over in ascending order of the cursor
+// column, so a run that stops early has read every row below the last one it handed over.
+type CursorReader interface {
+	Source
+	// ReadFrom is Read restricted to the rows whose cursor column is at least from: a
+	// time.Time or an int64; nil reads every row, still in cursor order.
+	ReadFrom(ctx context.Context, from any, yield func(Record) error) error
+}

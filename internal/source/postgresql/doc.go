@@ -15,6 +15,10 @@
 //     source.Record with Err naming the row's position and the column; reading goes on.
 //     A column of a type with no mapping (bytea, json, ...) fails the query as a whole,
 //     naming the column and its type: cast it in the query (e.g. payload::text).
+//   - In cursor mode (NewCursor) the query is wrapped, never edited: SELECT * FROM
+//     (<query>) AS invitepipe_source WHERE "<cursor column>" >= $1 ORDER BY "<cursor
+//     column>", the bound always a bound parameter ($1), never text in the SQL. The query
+//     must return the cursor column under that name and must not end with a semicolon.
 //   - A connection or query failure ends Read with an error; rows read before it were
 //     already handed over.
 package postgresql

@@ -24,6 +24,7 @@ type Source struct {
 	dsn    string
 	dsnEnv string
 	query  string
+	cursor string // the cursor column; empty outside cursor mode
 }
 
 // New returns a Source that runs query over the connection string dsn, which the
@@ -32,8 +33,36 @@ func New(dsn, dsnEnv, query string) *Source {
 	return &Source{dsn: dsn, dsnEnv: dsnEnv, query: query}
 }
 
-// Read implements source.Source.
+// NewCursor returns a Source for cursor mode: its ReadFrom wraps query as
+//
+//	SELECT * FROM (<query>) AS invitepipe_source WHERE "<column>" >= $1 ORDER BY "<column>"
+//
+// with the bound as the parameter $1 (without a bound, only the ORDER BY), so the query
+// itself stays as written and references no parameter.
+func NewCursor(dsn, dsnEnv, query, column string) *Source {
+	return &Source{dsn: dsn, dsnEnv: dsnEnv, query: query, cursor: column}
+}
+
+// Read implements source.Source: every row of the query (in cursor order in cursor mode).
 func (s *Source) Read(ctx context.Context, yield func(source.Record) error) error {
+	return s.ReadFrom(ctx, nil, yield)
+}
+
+// ReadFrom implements source.CursorReader; outside cursor mode from must be nil.
+func (s *Source) ReadFrom(ctx context.Context, from any, yield func(source.Record) error) error {
+	query, args := s.query, []any(nil)
+	switch {
+	case s.cursor == "" && from != nil:
+		return errors.New("postgresql: a cursor bound without a cursor column")
+	case s.cursor != "":
+		col := pgx.Identifier{s.cursor}.Sanitize()
+		query = "SELECT * FROM (" + s.query + "\n) AS invitepipe_source"
+		if from != nil {
+			query += " WHERE " + col + " >= $1"
+			args = append(args, from)
+		}
+		query += " ORDER BY " + col
+	}
 	cfg, err := pgx.ParseConfig(s.dsn)
 	if err != nil {
 		return fmt.Errorf("postgresql: the connection string in %s does not parse (use postgres://user:password@host:5432/db)", s.dsnEnv)
@@ -46,7 +75,7 @@ func (s *Source) Read(ctx context.Context, yield func(source.Record) error) erro
 		return fmt.Errorf("postgresql: connect (%s): %s", s.dsnEnv, connectError(err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	rows, err := conn.Query(ctx, s.query)
+	rows, err := conn.Query(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("postgresql: query: %w", err)
 	}
