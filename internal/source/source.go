@@ -108,3 +108,32 @@ type CursorReader interface {
 	// time.Time or an int64; nil reads every row, still in cursor order.
 	ReadFrom(ctx context.Context, from any, yield func(Record) error) error
 }
+
+// Files is a Source over files read one after another (standard input for "-"), each
+// by ReadOne: the part that knows the format.
+type Files struct {
+	// Format names the format in errors, e.g. "csv".
+	Format string
+	Paths  []string
+	Stdin  io.Reader
+	// ReadOne reads one opened file (a leading byte order mark already skipped); name
+	// is how its errors name it.
+	ReadOne func(ctx context.Context, name string, r io.Reader, yield func(Record) error) error
+}
+
+// Read implements Source.
+func (f Files) Read(ctx context.Context, yield func(Record) error) error {
+	for _, path := range f.Paths {
+		name := Name(path)
+		r, closeFile, err := Open(path, f.Stdin)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", f.Format, name, err)
+		}
+		err = f.ReadOne(ctx, name, r, yield)
+		closeFile()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -12,34 +12,13 @@ import (
 	"github.com/invitepipe/invitepipe/internal/source"
 )
 
-// Source reads CSV files.
-type Source struct {
-	paths []string
-	stdin io.Reader
-}
-
 // New returns a Source over paths (from source.Paths); stdin is read for "-".
-func New(paths []string, stdin io.Reader) *Source {
-	return &Source{paths: paths, stdin: stdin}
+func New(paths []string, stdin io.Reader) source.Source {
+	return source.Files{Format: "csv", Paths: paths, Stdin: stdin, ReadOne: readFile}
 }
 
-// Read implements source.Source.
-func (s *Source) Read(ctx context.Context, yield func(source.Record) error) error {
-	for _, path := range s.paths {
-		if err := s.readFile(ctx, path, yield); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Source) readFile(ctx context.Context, path string, yield func(source.Record) error) error {
-	name := source.Name(path)
-	r, closeFile, err := source.Open(path, s.stdin)
-	if err != nil {
-		return fmt.Errorf("csv %s: %w", name, err)
-	}
-	defer closeFile()
+// readFile reads one CSV file.
+func readFile(ctx context.Context, name string, r io.Reader, yield func(source.Record) error) error {
 	cr := encsv.NewReader(r)
 	cr.FieldsPerRecord = -1 // counted here, so the error names the column
 	header, err := cr.Read()

@@ -17,34 +17,13 @@ import (
 // MaxLine bounds one line: a row message is at most 1 MiB.
 const MaxLine = 1 << 20
 
-// Source reads NDJSON files.
-type Source struct {
-	paths []string
-	stdin io.Reader
-}
-
 // New returns a Source over paths (from source.Paths); stdin is read for "-".
-func New(paths []string, stdin io.Reader) *Source {
-	return &Source{paths: paths, stdin: stdin}
+func New(paths []string, stdin io.Reader) source.Source {
+	return source.Files{Format: "ndjson", Paths: paths, Stdin: stdin, ReadOne: readFile}
 }
 
-// Read implements source.Source.
-func (s *Source) Read(ctx context.Context, yield func(source.Record) error) error {
-	for _, path := range s.paths {
-		if err := s.readFile(ctx, path, yield); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *Source) readFile(ctx context.Context, path string, yield func(source.Record) error) error {
-	name := source.Name(path)
-	r, closeFile, err := source.Open(path, s.stdin)
-	if err != nil {
-		return fmt.Errorf("ndjson %s: %w", name, err)
-	}
-	defer closeFile()
+// readFile reads one NDJSON file.
+func readFile(ctx context.Context, name string, r io.Reader, yield func(source.Record) error) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	for line := 1; ; line++ {
 		if err := ctx.Err(); err != nil {
