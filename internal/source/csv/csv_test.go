@@ -1,7 +1,6 @@
 package csv
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -9,23 +8,8 @@ import (
 	"testing"
 
 	"github.com/invitepipe/invitepipe/internal/source"
+	"github.com/invitepipe/invitepipe/internal/source/sourcetest"
 )
-
-// collect reads every record of s.
-func collect(t *testing.T, s source.Source) ([]map[string]any, []string, error) {
-	t.Helper()
-	var rows []map[string]any
-	var errs []string
-	err := s.Read(context.Background(), func(r source.Record) error {
-		if r.Err != nil {
-			errs = append(errs, r.Err.Error())
-			return nil
-		}
-		rows = append(rows, r.Row)
-		return nil
-	})
-	return rows, errs, err
-}
 
 func TestRead(t *testing.T) {
 	tests := []struct {
@@ -89,7 +73,7 @@ func TestRead(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.input), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			rows, errs, err := collect(t, New([]string{path}, nil))
+			rows, errs, err := sourcetest.Collect(t, New([]string{path}, nil))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Read error %v, want one containing %q", err, tt.wantErr)
@@ -125,7 +109,7 @@ func TestReadGlobInOrderAndStdin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, _, err := collect(t, New(paths, nil))
+	rows, _, err := sourcetest.Collect(t, New(paths, nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,11 +119,11 @@ func TestReadGlobInOrderAndStdin(t *testing.T) {
 	if _, err := source.Paths("none-*.csv", dir); err == nil || !strings.Contains(err.Error(), "matches no file") {
 		t.Errorf("Paths of a glob matching nothing: %v, want matches no file", err)
 	}
-	rows, _, err = collect(t, New([]string{source.Stdin}, strings.NewReader("id\n7\n")))
+	rows, _, err = sourcetest.Collect(t, New([]string{source.Stdin}, strings.NewReader("id\n7\n")))
 	if err != nil || !reflect.DeepEqual(rows, []map[string]any{{"id": "7"}}) {
 		t.Errorf("stdin rows %v (%v), want id 7", rows, err)
 	}
-	_, _, err = collect(t, New([]string{filepath.Join(dir, "missing.csv")}, nil))
+	_, _, err = sourcetest.Collect(t, New([]string{filepath.Join(dir, "missing.csv")}, nil))
 	if err == nil || !strings.Contains(err.Error(), "missing.csv") {
 		t.Errorf("missing file: %v, want an error naming it", err)
 	}

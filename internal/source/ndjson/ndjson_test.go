@@ -1,7 +1,6 @@
 package ndjson
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,22 +9,8 @@ import (
 	"testing"
 
 	"github.com/invitepipe/invitepipe/internal/source"
+	"github.com/invitepipe/invitepipe/internal/source/sourcetest"
 )
-
-func collect(t *testing.T, s source.Source) ([]map[string]any, []string, error) {
-	t.Helper()
-	var rows []map[string]any
-	var errs []string
-	err := s.Read(context.Background(), func(r source.Record) error {
-		if r.Err != nil {
-			errs = append(errs, r.Err.Error())
-			return nil
-		}
-		rows = append(rows, r.Row)
-		return nil
-	})
-	return rows, errs, err
-}
 
 func TestRead(t *testing.T) {
 	tests := []struct {
@@ -75,7 +60,7 @@ func TestRead(t *testing.T) {
 			if err := os.WriteFile(path, []byte(tt.input), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			rows, errs, err := collect(t, New([]string{path}, nil))
+			rows, errs, err := sourcetest.Collect(t, New([]string{path}, nil))
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
@@ -95,11 +80,11 @@ func TestRead(t *testing.T) {
 }
 
 func TestReadStdinAndMissingFile(t *testing.T) {
-	rows, _, err := collect(t, New([]string{source.Stdin}, strings.NewReader(`{"id":7}`+"\n")))
+	rows, _, err := sourcetest.Collect(t, New([]string{source.Stdin}, strings.NewReader(`{"id":7}`+"\n")))
 	if err != nil || !reflect.DeepEqual(rows, []map[string]any{{"id": json.Number("7")}}) {
 		t.Errorf("stdin rows %v (%v), want id 7", rows, err)
 	}
-	_, _, err = collect(t, New([]string{filepath.Join(t.TempDir(), "missing.ndjson")}, nil))
+	_, _, err = sourcetest.Collect(t, New([]string{filepath.Join(t.TempDir(), "missing.ndjson")}, nil))
 	if err == nil || !strings.Contains(err.Error(), "missing.ndjson") {
 		t.Errorf("missing file: %v, want an error naming it", err)
 	}

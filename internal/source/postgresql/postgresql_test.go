@@ -9,24 +9,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/invitepipe/invitepipe/internal/source"
+	"github.com/invitepipe/invitepipe/internal/source/sourcetest"
 	"github.com/invitepipe/invitepipe/internal/testenv"
 )
-
-func collect(t *testing.T, s source.Source) ([]map[string]any, []string, error) {
-	t.Helper()
-	var rows []map[string]any
-	var errs []string
-	err := s.Read(context.Background(), func(r source.Record) error {
-		if r.Err != nil {
-			errs = append(errs, r.Err.Error())
-			return nil
-		}
-		rows = append(rows, r.Row)
-		return nil
-	})
-	return rows, errs, err
-}
 
 func TestRead(t *testing.T) {
 	dsn := testenv.PostgresURL(t)
@@ -90,7 +75,7 @@ func TestRead(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rows, errs, err := collect(t, New(tt.dsn, "ORDERS_DSN", tt.query))
+			rows, errs, err := sourcetest.Collect(t, New(tt.dsn, "ORDERS_DSN", tt.query))
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("Read error %v, want one containing %q", err, tt.wantErr)
