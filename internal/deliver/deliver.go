@@ -166,6 +166,9 @@ func (j *job) run() error {
 		return j.deadLetter(dlq.InvalidRow, err.Error())
 	}
 	j.route, j.inv = r, inv
-	j.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())
+	if j.try.owner == "" {
+		j.try.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())
+	}
+	j.owner = j.try.owner
 	return j.send()
 }

@@ -135,17 +135,19 @@ func (j *job) reserve(probe bool) (status ledger.Status, unknown bool, err error
 	}
 }
 
-// releaseUnused drops the reservation when no call will be made under it now. A failure
-// leaves the reservation to this attempt (Reserve by the same owner answers Reserved
-// even after the lease), or, if the process dies meanwhile, a false unknown outcome:
-// no call was made under it.
+// releaseUnused drops the reservation when no call will be made under it now. On a
+// failure the message keeps its owner token, so its next attempt finds the reservation
+// its own (Reserve by the same owner answers Reserved even after the lease); only if the
+// process dies meanwhile is it a false unknown outcome: no call was made under it.
 func (j *job) releaseUnused(probe bool) {
 	if probe {
 		j.route.gate.probeEnded()
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(j.ctx), 5*time.Second)
 	defer cancel()
-	_ = j.h.ledger.Release(ctx, j.route.dest.BusinessUnitID, j.inv.ReferenceNumber, j.owner)
+	if err := j.h.ledger.Release(ctx, j.route.dest.BusinessUnitID, j.inv.ReferenceNumber, j.owner); err != nil && !errors.Is(err, ledger.ErrLeaseLost) {
+		j.h.tries.keep(j.msg, j.try)
+	}
 }
 
 // confirm records the 2xx, retrying while Redis is unavailable until ctx ends.

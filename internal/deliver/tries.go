@@ -10,8 +10,11 @@ import (
 )
 
 // try is what a message's earlier attempts leave for its next one: a deferred message
-// keeps its attempt count and its retry budget's start.
+// keeps its attempt count, its retry budget's start and its ledger owner token (so a
+// reservation it could not release, Redis being down, is still its own next time, not a
+// stranger's that would expire into an unknown outcome).
 type try struct {
+	owner    string
 	attempts int // calls made, as the dead-letter header reports them
 	failures int // calls that failed in a way the retry budget counts
 	// failingSince is when the first counted failure happened: the elapsed budget runs
