@@ -65,6 +65,7 @@ type partition struct {
 	inflight int
 	ready    []task // released with a body, waiting for a slot
 	wanted   []want // released without a body, waiting to be read again
+	deferred int    // messages in the lanes' heaps
 	scanning bool   // a rescan is running
 	hwm      int64  // the partition's high watermark, as last seen
 
@@ -108,7 +109,9 @@ func (p *partition) run(gctx context.Context, start int64) {
 
 	for {
 		p.fill(hard, draining, gctx)
-		p.rearm()
+		if p.deferred > 0 {
+			p.rearm()
+		}
 		var fetchCh <-chan kafka.Message
 		var rescanCh <-chan rescanItem
 		if p.inflight < p.c.cfg.PartitionInflight {
@@ -250,12 +253,14 @@ func (p *partition) deferMsg(l *laneState, msg kafka.Message, due int64) {
 		p.c.bodies.Add(-1)
 	}
 	l.push(e)
+	p.deferred++
 	p.touch(l.wakeAt(time.Now().UnixNano()))
 }
 
 // release takes e out of its lane for dispatch as k: at once with its body, else once
 // it is read again.
 func (p *partition) release(e entry, k kind, name string) {
+	p.deferred--
 	if e.msg == nil {
 		p.wanted = append(p.wanted, want{offset: e.offset, kind: k, lane: name})
 		return
@@ -270,6 +275,9 @@ func (p *partition) fill(hard, draining, gctx context.Context) {
 	p.dispatchReady(hard, draining)
 	now := time.Now().UnixNano()
 	for name, l := range p.lanes {
+		if p.deferred == 0 {
+			break // the common case: nothing waits, so no lane needs a look
+		}
 		for l.open() && l.due(now) && p.inflight+len(p.ready) < p.c.cfg.PartitionInflight {
 			if l.waiting[0].msg == nil && len(p.wanted) >= p.c.cfg.RescanBatch {
 				break // the next rescan takes it

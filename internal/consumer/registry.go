@@ -2,6 +2,7 @@ package consumer
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/invitepipe/invitepipe/internal/lane"
@@ -14,8 +15,9 @@ import (
 type registry struct {
 	metrics *metrics.Metrics
 
+	changed atomic.Pointer[chan struct{}] // closed, and replaced, when a lane opens
+
 	mu      sync.Mutex
-	changed chan struct{} // closed, and replaced, when a lane opens
 	opens   map[string]uint64
 	stats   map[string]map[int]laneStat // lane -> partition -> figures
 	lag     map[int]int64               // partition -> actionable lag
@@ -30,24 +32,24 @@ type laneStat struct {
 }
 
 func newRegistry(m *metrics.Metrics) *registry {
-	return &registry{metrics: m, changed: make(chan struct{}), opens: map[string]uint64{},
+	r := &registry{metrics: m, opens: map[string]uint64{},
 		stats: map[string]map[int]laneStat{}, lag: map[int]int64{}, waiting: map[string]lane.Reason{}}
+	ch := make(chan struct{})
+	r.changed.Store(&ch)
+	return r
 }
 
-// watch returns a channel closed when some lane opens next.
-func (r *registry) watch() <-chan struct{} {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.changed
-}
+// watch returns a channel closed when some lane opens next. It takes no lock: every
+// partition asks for it once per message.
+func (r *registry) watch() <-chan struct{} { return *r.changed.Load() }
 
 // opened records that name works again and wakes every partition.
 func (r *registry) opened(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.opens[name]++
-	close(r.changed)
-	r.changed = make(chan struct{})
+	ch := make(chan struct{})
+	close(*r.changed.Swap(&ch))
 }
 
 // seq is how many times name has opened.
