@@ -64,17 +64,7 @@ func TestRead(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Read: %v", err)
 			}
-			if !reflect.DeepEqual(rows, tt.wantRows) && !(len(rows) == 0 && len(tt.wantRows) == 0) {
-				t.Errorf("rows %v, want %v", rows, tt.wantRows)
-			}
-			if len(errs) != len(tt.wantErrs) {
-				t.Fatalf("record errors %q, want %d: %q", errs, len(tt.wantErrs), tt.wantErrs)
-			}
-			for i := range errs {
-				if !strings.Contains(errs[i], tt.wantErrs[i]) {
-					t.Errorf("record error %d: %q, want it to contain %q", i, errs[i], tt.wantErrs[i])
-				}
-			}
+			sourcetest.Check(t, rows, errs, tt.wantRows, tt.wantErrs)
 		})
 	}
 }
