@@ -102,17 +102,8 @@ func runIsolation(t *testing.T, tc isolationCase, aRows int) {
 	a, b := s.dest("a"), s.dest("b")
 	c := s.start("c")
 
-	// Warm up: the group has its partitions and the consumer its tokens.
-	warm, wantA := laneRows("a", 0, 30, time.Now())
-	s.produce(warm)
-	s.waitSent("a", len(warm), time.Now(), 60*time.Second)
-
-	// A alone.
-	alone, want := laneRows("a", 1000, aRows, time.Now())
-	maps.Copy(wantA, want)
-	start := time.Now()
-	s.produce(alone)
-	tookAlone := s.waitSent("a", len(wantA), start, 60*time.Second)
+	// Warm up (the group has its partitions and the consumer its tokens), then A alone.
+	wantA, tookAlone := s.warmThenTime("a", aRows)
 
 	// A with B in trouble.
 	if tc.trouble != nil {
@@ -121,7 +112,7 @@ func runIsolation(t *testing.T, tc isolationCase, aRows int) {
 	together, want := laneRows("a", 10000, aRows, time.Now())
 	maps.Copy(wantA, want)
 	bRecs, wantB := laneRows("b", 0, tc.bRows, time.Now())
-	start = time.Now()
+	start := time.Now()
 	ends := s.produce(interleave(together, bRecs))
 	deadline := max(20*tookAlone, 30*time.Second)
 	tookTogether := s.waitSent("a", len(wantA), start, deadline)
@@ -543,20 +534,12 @@ func TestRandom429s(t *testing.T) {
 	s := newStack(t, stackOptions{partitions: 3, env: map[string]string{"INVITEPIPE_RETRY_MAX_ATTEMPTS": "1"},
 		destinations: []destSpec{{label: "a", rateLimit: "{ per_5min: 100000, per_hour: 1000000, windows: [{ calls: 100, per: 1s }] }"}}})
 	s.start("c")
-	warm, want := laneRows("a", 0, 30, time.Now())
-	s.produce(warm)
-	s.waitSent("a", len(warm), time.Now(), 60*time.Second)
-
-	clean, w := laneRows("a", 1000, rows, time.Now())
-	maps.Copy(want, w)
-	start := time.Now()
-	s.produce(clean)
-	tookClean := s.waitSent("a", len(want), start, 60*time.Second)
+	want, tookClean := s.warmThenTime("a", rows)
 
 	s.setFaults(sandbox.Faults{Rates: map[sandbox.FaultKind]float64{sandbox.Fault429: 0.02}})
 	faulty, w := laneRows("a", 10000, rows, time.Now())
 	maps.Copy(want, w)
-	start = time.Now()
+	start := time.Now()
 	ends := s.produce(faulty)
 	tookFaulty := s.waitSent("a", len(want), start, 120*time.Second)
 	s.waitCommitted(ends, 30*time.Second)
@@ -585,4 +568,19 @@ func TestRandom429s(t *testing.T) {
 	if gap > 30*time.Second {
 		t.Errorf("no invitation was accepted for %s while rows were waiting", gap)
 	}
+}
+
+// warmThenTime sends 30 rows of destination label to warm the consumer up (partitions
+// assigned, token minted), then n more, and returns every row sent (reference -> body)
+// and how long the n took.
+func (s *stack) warmThenTime(label string, n int) (map[string]string, time.Duration) {
+	s.t.Helper()
+	warm, want := laneRows(label, 0, 30, time.Now())
+	s.produce(warm)
+	s.waitSent(label, len(warm), time.Now(), 60*time.Second)
+	timed, w := laneRows(label, 1000, n, time.Now())
+	maps.Copy(want, w)
+	start := time.Now()
+	s.produce(timed)
+	return want, s.waitSent(label, len(want), start, 60*time.Second)
 }
