@@ -25,14 +25,32 @@ func WaitFor(t testing.TB, within time.Duration, what string, cond func() bool) 
 	}
 }
 
-// EndOffsets returns the end offset of each partition of topic.
+// EndOffsets returns the end offset of each partition of topic. A partition whose
+// leader cannot answer yet (a topic just created, a broker under load) is asked again
+// until it answers, for up to 10 s: its offset is never reported as -1.
 func EndOffsets(t testing.TB, client *kafka.Client, topic string) map[int]int64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	for {
+		out, err := endOffsets(ctx, client, topic)
+		if err == nil {
+			return out
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("testenv: end offsets of %s: %v", topic, err)
+		}
+		time.Sleep(pollInterval) // the broker needs time, not a condition we can wait on
+	}
+}
+
+func endOffsets(ctx context.Context, client *kafka.Client, topic string) (map[int]int64, error) {
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
-	if err != nil || len(meta.Topics) != 1 {
-		t.Fatalf("testenv: metadata of %s: %v", topic, err)
+	if err != nil {
+		return nil, err
+	}
+	if len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		return nil, fmt.Errorf("metadata: %v", meta.Topics)
 	}
 	var reqs []kafka.OffsetRequest
 	for _, p := range meta.Topics[0].Partitions {
@@ -40,13 +58,16 @@ func EndOffsets(t testing.TB, client *kafka.Client, topic string) map[int]int64 
 	}
 	resp, err := client.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: reqs}})
 	if err != nil {
-		t.Fatalf("testenv: end offsets of %s: %v", topic, err)
+		return nil, err
 	}
 	out := map[int]int64{}
 	for _, p := range resp.Topics[topic] {
+		if p.Error != nil || p.LastOffset < 0 {
+			return nil, fmt.Errorf("partition %d: offset %d: %v", p.Partition, p.LastOffset, p.Error)
+		}
 		out[p.Partition] = p.LastOffset
 	}
-	return out
+	return out, nil
 }
 
 // CommittedOffsets returns group's committed offset for each of partitions of topic
