@@ -3,6 +3,7 @@ package logging
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"time"
 
@@ -34,4 +35,16 @@ func MaskEmail(addr string) string {
 	}
 	r := []rune(addr[:at])
 	return string(r[0]) + "***" + addr[at:]
+}
+
+// emailLike matches what reads as an email address inside other text: a local part and
+// a domain around one "@", without blanks, quotes, brackets or separators, so a match
+// never spans a JSON string's quotes; nor a "/" in the local part, so the activation of
+// a message key "<activation>/<email>" stays readable.
+var emailLike = regexp.MustCompile(`[^\s"'<>()\[\]{},;:\\@/]+@[^\s"'<>()\[\]{},;:\\@]+`)
+
+// MaskEmails masks, with MaskEmail, every email-looking word of s (a JSON document, a
+// message key, free text) and keeps the rest byte for byte: JSON stays valid JSON.
+func MaskEmails(s string) string {
+	return emailLike.ReplaceAllStringFunc(s, MaskEmail)
 }

@@ -27,6 +27,23 @@ func TestMaskEmail(t *testing.T) {
 	}
 }
 
+func TestMaskEmails(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"JSON values", `{"email":"ann.lee@example.com","cc":["bo@shop.eu"],"name":"Ann"}`, `{"email":"a***@example.com","cc":["b***@shop.eu"],"name":"Ann"}`},
+		{"not an address but looks like one", `{"email":"bo@example"}`, `{"email":"b***@example"}`},
+		{"inside text", "write to ann@example.com, or bo@shop.eu.", "write to a***@example.com, or b***@shop.eu."},
+		{"a key", "orders/ann@example.com", "orders/a***@example.com"},
+		{"no address", `{"row_id":"A-1","at":"@home"}`, `{"row_id":"A-1","at":"@home"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := MaskEmails(tt.in); got != tt.want {
+				t.Errorf("MaskEmails(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestNewWritesJSONAtLevel(t *testing.T) {
 	var buf bytes.Buffer
 	log, err := New(&buf, "warn")
