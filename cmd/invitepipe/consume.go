@@ -5,26 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/admin"
 	"github.com/invitepipe/invitepipe/internal/config"
-	"github.com/invitepipe/invitepipe/internal/consumer"
-	"github.com/invitepipe/invitepipe/internal/deliver"
 	"github.com/invitepipe/invitepipe/internal/destination"
-	"github.com/invitepipe/invitepipe/internal/dlq"
-	"github.com/invitepipe/invitepipe/internal/kafkaconn"
-	"github.com/invitepipe/invitepipe/internal/ledger"
 	"github.com/invitepipe/invitepipe/internal/logging"
-	"github.com/invitepipe/invitepipe/internal/metrics"
-	"github.com/invitepipe/invitepipe/internal/progress"
-	"github.com/invitepipe/invitepipe/internal/ratelimit"
+	"github.com/invitepipe/invitepipe/internal/wiring"
 )
 
 // runConsume is the consumer: it runs until ctx ends (SIGTERM), then drains, commits and
@@ -50,15 +41,12 @@ func runConsume(ctx context.Context, args []string, stdout io.Writer) error {
 	return p.run(ctx)
 }
 
-// pipeline is the consumer's parts, wired.
+// pipeline is the consumer's parts (package pipeline) and its admin server.
 type pipeline struct {
-	cfg      config.Consumer
-	log      zerolog.Logger
-	redis    redis.UniversalClient
-	dead     *dlq.Writer
-	handler  *deliver.Handler
-	consumer *consumer.Consumer
-	admin    *admin.Server
+	parts *wiring.Consumer
+	cfg   config.Consumer
+	log   zerolog.Logger
+	admin *admin.Server
 }
 
 func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.Logger) (*pipeline, error) {
@@ -66,81 +54,19 @@ func newPipeline(cfg config.Consumer, lookup destination.LookupEnv, log zerolog.
 	if err != nil {
 		return nil, err
 	}
-	// Keep a connection per concurrent call: the default of 2 idle connections per host
-	// would reconnect (TLS included) for most calls at full concurrency.
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConnsPerHost = cfg.Concurrency
-	tr.MaxIdleConns = 2 * cfg.Concurrency
-	dests, err := destination.Build(f, cfg.Trustpilot, lookup, &http.Client{Transport: tr})
+	parts, err := wiring.New(cfg, f, wiring.Options{Lookup: lookup, Version: version}, log)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := kafkaconn.New(cfg.Kafka)
-	if err != nil {
-		return nil, err
-	}
-	rdb, err := cfg.Redis.Client()
-	if err != nil {
-		return nil, err
-	}
-	p := &pipeline{cfg: cfg, log: log, redis: rdb, dead: dlq.NewWriter(conn, cfg.DLQTopic)}
-	ldg, err := ledger.New(p.redis, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention})
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	lim, err := ratelimit.New(p.redis, ratelimit.Options{})
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	// Done offsets past the committed one are remembered as long as a row may wait.
-	prog, err := progress.New(p.redis, max(cfg.DeferMaxAge, 7*24*time.Hour)+24*time.Hour)
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	m := metrics.New(version)
-	host, _ := os.Hostname()
-	p.handler, err = deliver.New(deliver.Config{
-		UnknownOutcome: deliver.Policy(cfg.UnknownOutcome),
-		Lease:          cfg.LedgerLease,
-		MaxAttempts:    cfg.RetryMaxAttempts,
-		MaxElapsed:     cfg.RetryMaxElapsed,
-		Backoff:        cfg.RetryBackoff,
-		BackoffMax:     cfg.RetryBackoffMax,
-		ProbeInterval:  cfg.ProbeInterval,
-		Owner:          fmt.Sprintf("%s-%d", host, os.Getpid()),
-	}, f, dests, ldg, lim, p.dead, m, log)
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	p.consumer, err = consumer.New(conn, consumer.Config{
-		Topic:             cfg.Topic,
-		Group:             cfg.Group,
-		PartitionInflight: cfg.PartitionConcurrency,
-		MaxInflight:       cfg.Concurrency,
-		MaxDeferredBodies: deferBuffer(cfg.DeferBuffer),
-		Progress:          prog,
-		DeferMaxAge:       cfg.DeferMaxAge,
-		DrainTimeout:      cfg.DrainTimeout,
-		SessionTimeout:    cfg.SessionTimeout,
-		HeartbeatInterval: cfg.SessionTimeout / 6,
-	}, p.handler, log, m)
-	if err != nil {
-		p.close()
-		return nil, err
-	}
-	p.admin = admin.New(cfg.Admin.Addr, m.Registry)
+	p := &pipeline{parts: parts, cfg: cfg, log: log, admin: admin.New(cfg.Admin.Addr, parts.Metrics.Registry)}
 	p.admin.AddCheck("kafka", func(context.Context) error {
-		if !p.consumer.Joined() {
+		if !p.parts.Consumer.Joined() {
 			return errors.New("not a member of the consumer group yet")
 		}
 		return nil
 	})
-	p.admin.AddCheck("redis", func(ctx context.Context) error { return p.redis.Ping(ctx).Err() })
-	p.admin.SetPaused(p.handler.Paused)
+	p.admin.AddCheck("redis", func(ctx context.Context) error { return p.parts.Redis.Ping(ctx).Err() })
+	p.admin.SetPaused(p.parts.Handler.Paused)
 	return p, nil
 }
 
@@ -167,7 +93,7 @@ func (p *pipeline) run(ctx context.Context) error {
 		<-runCtx.Done()
 		p.admin.Drain()
 	}()
-	if err := p.consumer.Run(runCtx); err != nil {
+	if err := p.parts.Consumer.Run(runCtx); err != nil {
 		return err
 	}
 	stopAdmin()
@@ -181,28 +107,19 @@ func (p *pipeline) run(ctx context.Context) error {
 	return nil
 }
 
-// deferBuffer maps INVITEPIPE_DEFER_BUFFER (0: keep no body) to the consumer's
-// MaxDeferredBodies (0 there means its default).
-func deferBuffer(n int) int {
-	if n == 0 {
-		return -1
-	}
-	return n
-}
-
 // deriveDeferMaxAge sets INVITEPIPE_DEFER_MAX_AGE's default: half the rows topic's
 // retention, so a waiting message is dead-lettered long before Kafka deletes it.
 func (p *pipeline) deriveDeferMaxAge(ctx context.Context) {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	retention, err := p.consumer.Retention(rctx)
+	retention, err := p.parts.Consumer.Retention(rctx)
 	switch {
 	case err != nil:
 		p.log.Warn().Err(err).Msg("cannot read the topic's retention: messages waiting for their destination never expire; set INVITEPIPE_DEFER_MAX_AGE well below it")
 	case retention == 0:
 		p.log.Info().Msg("the topic keeps messages forever: messages waiting for their destination never expire")
 	default:
-		p.consumer.SetDeferMaxAge(retention / 2)
+		p.parts.Consumer.SetDeferMaxAge(retention / 2)
 		p.log.Info().Dur("retention", retention).Dur("defer_max_age", retention/2).Msg("messages waiting for their destination longer than defer_max_age are dead-lettered as deferred_expired")
 	}
 }
@@ -223,12 +140,12 @@ func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
 			return
 		case <-t.C:
 		}
-		idle := time.Since(p.consumer.LastProgress())
-		if idle < p.cfg.WatchdogTimeout || p.consumer.Held() || len(p.handler.Paused()) > 0 {
+		idle := time.Since(p.parts.Consumer.LastProgress())
+		if idle < p.cfg.WatchdogTimeout || p.parts.Consumer.Held() || len(p.parts.Handler.Paused()) > 0 {
 			continue
 		}
 		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		lag, err := p.consumer.Lag(lctx)
+		lag, err := p.parts.Consumer.Lag(lctx)
 		cancel()
 		if err == nil && lag > 0 {
 			p.log.Error().Dur("idle", idle).Int64("lag", lag).Msg("no progress while the group has lag: stopping so the pod is restarted")
@@ -239,8 +156,7 @@ func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
 }
 
 func (p *pipeline) close() {
-	if err := p.dead.Close(); err != nil {
-		p.log.Warn().Err(err).Msg("closing the dead-letter writer")
+	if err := p.parts.Close(); err != nil {
+		p.log.Warn().Err(err).Msg("closing")
 	}
-	_ = p.redis.Close()
 }
