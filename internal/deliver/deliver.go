@@ -138,6 +138,7 @@ type job struct {
 	msg   kafka.Message
 
 	route    *route
+	backfill bool // a backfill row: it waits in its destination's backfill lane
 	inv      trustpilot.Invitation
 	owner    string
 	busyWait time.Duration // lease left of the worker holding the reference (Busy)
@@ -165,7 +166,7 @@ func (j *job) run() error {
 	if err != nil {
 		return j.deadLetter(dlq.InvalidRow, err.Error())
 	}
-	j.route, j.inv = r, inv
+	j.route, j.inv, j.backfill = r, inv, m.Backfill
 	if j.try.owner == "" {
 		j.try.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())
 	}

@@ -28,6 +28,11 @@ const coolingProbe = time.Second
 //
 // A hold costs no Redis round trip: a budget's wait is exact (no slot frees earlier) and
 // cool-downs only grow, so trying before the hold ends could only be refused.
+//
+// Backfill rows pass the same gate, and their waits name the destination's backfill lane.
+// They also respect a hold of their own: a budget wait met by a backfill row (the budget
+// is spent, or fresh rows wait for it) holds back the backfill rows only, while any hold
+// met by a fresh row holds back both.
 type gate struct {
 	name     string
 	interval time.Duration
@@ -39,6 +44,8 @@ type gate struct {
 	probeAt    time.Time // while paused: when the next message may probe
 	holdUntil  time.Time // budget or cool-down: no call before then
 	holdReason lane.Reason
+	// backfillUntil: no backfill call before then (a budget wait met by a backfill row).
+	backfillUntil time.Time
 }
 
 func newGate(name string, interval time.Duration, gauge prometheus.Gauge) *gate {
@@ -47,12 +54,16 @@ func newGate(name string, interval time.Duration, gauge prometheus.Gauge) *gate 
 }
 
 // enter says whether the caller may call the destination at now: a nil wait means yes
-// (probe true when it is the paused destination's probe of this interval).
-func (g *gate) enter(now time.Time) (probe bool, wait *lane.Wait) {
+// (probe true when it is the paused destination's probe of this interval). backfill says
+// whether the caller's row is a backfill row.
+func (g *gate) enter(now time.Time, backfill bool) (probe bool, wait *lane.Wait) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if now.Before(g.holdUntil) {
-		return false, &lane.Wait{Lane: g.name, Until: g.holdUntil, Reason: g.holdReason}
+		return false, g.wait(backfill, g.holdUntil, g.holdReason)
+	}
+	if backfill && now.Before(g.backfillUntil) {
+		return false, g.wait(true, g.backfillUntil, lane.Budget)
 	}
 	if g.holdReason == lane.Cooling {
 		// The cool-down is over: one call tries the key before everyone else does.
@@ -63,17 +74,24 @@ func (g *gate) enter(now time.Time) (probe bool, wait *lane.Wait) {
 		return false, nil
 	}
 	if now.Before(g.probeAt) {
-		return false, &lane.Wait{Lane: g.name, Until: g.probeAt, Reason: lane.Paused}
+		return false, g.wait(backfill, g.probeAt, lane.Paused)
 	}
 	g.probeAt = now.Add(g.interval)
 	return true, nil
 }
 
 // hold refuses calls until until (or later, if already held longer), for reason (budget
-// or cooling), and returns the wait.
-func (g *gate) hold(until time.Time, reason lane.Reason) *lane.Wait {
+// or cooling), and returns the wait. A budget wait of a backfill row holds back backfill
+// rows only.
+func (g *gate) hold(until time.Time, reason lane.Reason, backfill bool) *lane.Wait {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	if backfill && reason == lane.Budget {
+		if until.After(g.backfillUntil) {
+			g.backfillUntil = until
+		}
+		return g.wait(true, g.backfillUntil, lane.Budget)
+	}
 	if until.After(g.holdUntil) {
 		g.holdUntil = until
 	}
@@ -82,12 +100,22 @@ func (g *gate) hold(until time.Time, reason lane.Reason) *lane.Wait {
 	if g.holdReason != lane.Cooling {
 		g.holdReason = reason
 	}
-	return &lane.Wait{Lane: g.name, Until: g.holdUntil, Reason: g.holdReason}
+	return g.wait(backfill, g.holdUntil, g.holdReason)
+}
+
+// wait is the Wait of a row (of the backfill lane when backfill) until until.
+func (g *gate) wait(backfill bool, until time.Time, reason lane.Reason) *lane.Wait {
+	name := g.name
+	if backfill {
+		name = lane.Backfill(name)
+	}
+	return &lane.Wait{Lane: name, Until: until, Reason: reason}
 }
 
 // pause marks the destination misconfigured until a call works; the next probe comes
-// one interval from now. It returns the wait of the messages held meanwhile.
-func (g *gate) pause(reason string) *lane.Wait {
+// one interval from now. It returns the wait of the caller's row (a backfill row when
+// backfill).
+func (g *gate) pause(reason string, backfill bool) *lane.Wait {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if !g.paused {
@@ -96,7 +124,7 @@ func (g *gate) pause(reason string) *lane.Wait {
 	}
 	g.reason = reason
 	g.probeAt = time.Now().Add(g.interval)
-	return &lane.Wait{Lane: g.name, Until: g.probeAt, Reason: lane.Paused}
+	return g.wait(backfill, g.probeAt, lane.Paused)
 }
 
 // works records that a call reached the destination with an answer that is not a

@@ -60,7 +60,7 @@ func (j *job) outcome(callErr error, probe bool) error {
 			j.h.log.Error().Err(callErr).Str("destination", d.Name).Msg("destination paused: its messages wait until it works again")
 		}
 		j.h.tries.keep(j.msg, j.try)
-		return g.pause(callErr.Error())
+		return g.pause(callErr.Error(), j.backfill)
 	}
 	if err := j.settleErr(j.h.ledger.Release, "release"); err != nil {
 		return err
@@ -78,7 +78,7 @@ func (j *job) outcome(callErr error, probe bool) error {
 		}
 		j.h.metrics.Messages.WithLabelValues(metrics.OutcomeRetried).Inc()
 		j.h.tries.keep(j.msg, j.try)
-		return g.hold(time.Now().Add(left), lane.Cooling)
+		return g.hold(time.Now().Add(left), lane.Cooling, j.backfill)
 	}
 	// The row's own transient failure (the destination answered): retried within its
 	// budget.

@@ -18,7 +18,7 @@ import (
 // a crash during the call itself leaves an unknown outcome.
 func (j *job) send() error {
 	d := j.route.dest
-	probe, w := j.route.gate.enter(time.Now())
+	probe, w := j.route.gate.enter(time.Now(), j.backfill)
 	if w != nil {
 		return w
 	}
@@ -50,14 +50,16 @@ func (j *job) send() error {
 	}
 
 	if !d.Budget.Unlimited() {
-		wait, err := j.h.limiter.Acquire(j.waits, d.Budget)
+		budget := d.Budget
+		budget.Backfill = j.backfill
+		wait, err := j.h.limiter.Acquire(j.waits, budget)
 		if err != nil || wait > 0 {
 			j.releaseUnused(probe)
 		}
 		switch {
 		case err == nil && wait > 0:
 			j.h.metrics.RateLimitWait.WithLabelValues(d.Name).Observe(wait.Seconds())
-			return j.route.gate.hold(time.Now().Add(wait), lane.Budget)
+			return j.route.gate.hold(time.Now().Add(wait), lane.Budget, j.backfill)
 		case errors.Is(err, ratelimit.ErrUnavailable):
 			if j.try.held == 0 {
 				j.h.log.Warn().Err(err).Str("destination", d.Name).Msg("rate limiter unavailable: waiting for Redis")
@@ -81,7 +83,7 @@ func (j *job) retryAt(at time.Time, probe bool) error {
 		j.route.gate.probeEnded()
 	}
 	j.h.tries.keep(j.msg, j.try)
-	return &lane.Wait{Lane: j.route.dest.Name, Until: at, Reason: lane.Retry}
+	return j.route.gate.wait(j.backfill, at, lane.Retry)
 }
 
 // call sends the invitation once, cut off before the lease ends.

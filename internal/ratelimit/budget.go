@@ -23,6 +23,10 @@ type Budget struct {
 	Destination string
 	// Limits are the destination's own windows, counted on top of the key's. Empty: none.
 	Limits []Limit
+	// Backfill marks a call for a backfill row: it takes a slot only while no fresh call
+	// (Backfill false) of the key or of the destination has been refused for want of one
+	// in the last Options.FreshGrace past that refusal's wait (doc.go, "Fresh first").
+	Backfill bool
 }
 
 // Unlimited reports whether no window applies (every Count, if any, is Unlimited or more):

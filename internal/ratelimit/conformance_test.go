@@ -67,6 +67,10 @@ func runConformance(t *testing.T, b backend) {
 		t.Parallel()
 		testSharedKey(t, b)
 	})
+	t.Run("backfill calls wait while fresh calls do", func(t *testing.T) {
+		t.Parallel()
+		testFreshFirst(t, b)
+	})
 	t.Run("a slot is taken in both logs or in neither", func(t *testing.T) {
 		t.Parallel()
 		testBothOrNeither(t, b)
@@ -117,6 +121,32 @@ func testFirstSlotsThenWait(t *testing.T, b backend) {
 	}
 	if wait, err := l.Acquire(ctx, keyBudget(other, limits...)); wait != 0 || err != nil {
 		t.Errorf("another key: Acquire = %v, %v; want 0, nil", wait, err)
+	}
+}
+
+func testFreshFirst(t *testing.T, b backend) {
+	ctx := context.Background()
+	l := newLimiter(t, b.client(t), ratelimit.Options{})
+	key, other := testenv.UniqueName(t, "key"), testenv.UniqueName(t, "other")
+	limit := ratelimit.Limit{Count: 1, Window: time.Minute}
+	fresh, backfill := keyBudget(key, limit), keyBudget(key, limit)
+	backfill.Backfill = true
+	if wait, err := l.Acquire(ctx, backfill); wait != 0 || err != nil {
+		t.Fatalf("a backfill call while no fresh call waits: Acquire = %v, %v; want 0, nil", wait, err)
+	}
+	freshWait, err := l.Acquire(ctx, fresh)
+	if err != nil || freshWait <= 0 {
+		t.Fatalf("a fresh call on a spent budget: Acquire = %v, %v; want a wait", freshWait, err)
+	}
+	// The mark is kept in whole milliseconds, rounded up.
+	wait, err := l.Acquire(ctx, backfill)
+	if most := freshWait + ratelimit.DefaultFreshGrace + time.Millisecond; err != nil || wait < freshWait || wait > most {
+		t.Errorf("a backfill call behind a waiting fresh one: Acquire = %v, %v; want a wait in [%v, %v]", wait, err, freshWait, most)
+	}
+	otherBackfill := keyBudget(other, limit)
+	otherBackfill.Backfill = true
+	if wait, err := l.Acquire(ctx, otherBackfill); wait != 0 || err != nil {
+		t.Errorf("a backfill call of another key: Acquire = %v, %v; want 0, nil", wait, err)
 	}
 }
 

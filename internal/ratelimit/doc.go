@@ -83,6 +83,17 @@
 //     each would ratchet the budget down to a fraction of itself. The price: random 429s
 //     on 5% of calls or more look like a squeeze. Strikes and the cap are separate:
 //     Recovered ends the escalation but leaves the cap to grow back.
+//   - Fresh first. A backfill call (Budget.Backfill: a row of a backfill, weeks of orders
+//     sent at the budget's pace) must not take the slots that today's rows wait for. So a
+//     fresh call refused for want of a slot marks what refused it (the key, when its
+//     windows, cap or cool-down bound; the destination, when its own windows did) for the
+//     wait it was given plus Options.FreshGrace, and a backfill call takes no slot while
+//     its key or its destination is marked: it is told to wait until the mark ends. Marks
+//     only grow. Fresh calls that keep waiting keep the marks alive, so backfill calls get
+//     only what fresh calls leave; with no fresh call waiting they use the whole budget.
+//     The grace is the time a waiting fresh call has to come back for its slot (the
+//     consumer hands its waiters over at once); one that comes later may find a backfill
+//     call took it. A refused backfill call marks nothing.
 //   - Keys. Per API key K (Budget.Key, a hash of the key) and destination D:
 //     "<KeyPrefix>{K}:log", a sorted set of the key's slots (scored in server
 //     microseconds) over its longest window and at least CapWindow, plus Margin;
@@ -90,7 +101,9 @@
 //     "<KeyPrefix>{K}:cooldown", a hash with the cool-down's end ("until", server
 //     microseconds), the exponential steps ("strikes"), and the learned cap ("cap" = c0,
 //     "cap_at" = t0 in server microseconds); "<KeyPrefix>{K}:refused", a sorted set of
-//     the key's 429s without Retry-After over CapWindow plus Margin. All carry the hash
+//     the key's 429s without Retry-After over CapWindow plus Margin; "<KeyPrefix>{K}:fresh"
+//     and "<KeyPrefix>{K}:dest:D:fresh", the fresh marks, strings that expire with the
+//     mark. All carry the hash
 //     tag {K}, so the scripts run on Redis Cluster. Each expires once it no longer
 //     matters: a log after its longest window plus Margin, the cool-down CooldownMax
 //     after it ends or 24 CapWindows after its cap's last cut, whichever is later.

@@ -116,12 +116,16 @@ func (l *Limiter) plan(b Budget) (keys []string, args []any, err error) {
 	if len(keyLimits) == 0 && len(limits) == 0 {
 		return nil, nil, nil
 	}
-	keys = []string{l.keyLog(b.Key), l.cooldownKey(b.Key)}
+	keys = []string{l.keyLog(b.Key), l.cooldownKey(b.Key), l.freshMark(b.Key, ""), l.freshMark(b.Key, b.Destination)}
 	if len(limits) > 0 {
 		keys = append(keys, l.destinationLog(b.Key, b.Destination))
 	}
-	args = make([]any, 0, 3+2*(len(keyLimits)+len(limits)))
-	args = append(args, l.opts.Margin.Microseconds(), l.opts.CapWindow.Microseconds(), len(keyLimits))
+	backfill := 0
+	if b.Backfill {
+		backfill = 1
+	}
+	args = make([]any, 0, 5+2*(len(keyLimits)+len(limits)))
+	args = append(args, l.opts.Margin.Microseconds(), l.opts.CapWindow.Microseconds(), l.opts.FreshGrace.Microseconds(), backfill, len(keyLimits))
 	for _, lim := range append(keyLimits, limits...) {
 		args = append(args, lim.Count, lim.Window.Microseconds())
 	}
@@ -160,6 +164,15 @@ func (l *Limiter) refusalLog(key string) string { return l.tagged(key) + ":refus
 // destinationLog is the sorted set of the slots of destination under key.
 func (l *Limiter) destinationLog(key, destination string) string {
 	return l.tagged(key) + ":dest:" + destination + ":log"
+}
+
+// freshMark exists while a fresh call of key (of destination, when not empty) waits for a
+// slot of the key's windows (of the destination's own).
+func (l *Limiter) freshMark(key, destination string) string {
+	if destination == "" {
+		return l.tagged(key) + ":fresh"
+	}
+	return l.tagged(key) + ":dest:" + destination + ":fresh"
 }
 
 func (l *Limiter) tagged(key string) string { return l.opts.KeyPrefix + "{" + key + "}" }

@@ -14,6 +14,7 @@ const (
 	DefaultCooldownBase = 250 * time.Millisecond
 	DefaultCooldownMax  = 5 * time.Minute
 	DefaultCapWindow    = 5 * time.Minute
+	DefaultFreshGrace   = time.Second
 )
 
 // Options configures a Limiter. The zero value of every field means its default; every
@@ -58,6 +59,12 @@ type Options struct {
 	// Default DefaultCapWindow (5m, Trustpilot's shortest window). Must not be negative;
 	// at least 1ms when set.
 	CapWindow time.Duration
+
+	// FreshGrace is how long past the wait it was given a fresh call's refusal keeps
+	// backfill calls (Budget.Backfill) of its key or destination out: the time its
+	// waiting calls have to come back and take the slots that free (doc.go, "Fresh
+	// first"). Default DefaultFreshGrace (1s). Must not be negative.
+	FreshGrace time.Duration
 }
 
 // withDefaults returns o with its zero fields set to their defaults, or an error naming
@@ -73,6 +80,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"CooldownBase", &o.CooldownBase, DefaultCooldownBase},
 		{"CooldownMax", &o.CooldownMax, DefaultCooldownMax},
 		{"CapWindow", &o.CapWindow, DefaultCapWindow},
+		{"FreshGrace", &o.FreshGrace, DefaultFreshGrace},
 	}
 	for _, d := range durations {
 		if *d.value < 0 {

@@ -82,6 +82,17 @@ func TestScriptsOnRedisClock(t *testing.T) {
 	shared := func(dest string) op {
 		return acquire(ratelimit.Budget{Key: "k", KeyLimits: []ratelimit.Limit{perSecond(3)}, Destination: dest, Limits: []ratelimit.Limit{two}})
 	}
+	// fresh and backfill calls of key, 1 per second; destCall a call of key "d" (10 per
+	// second) for dest, whose own window is 1 per second.
+	fresh := func(key string) op { return acquire(keyBudget(key, perSecond(1))) }
+	backfill := func(key string) op {
+		b := keyBudget(key, perSecond(1))
+		b.Backfill = true
+		return acquire(b)
+	}
+	destCall := func(dest string, backfill bool) op {
+		return acquire(ratelimit.Budget{Key: "d", KeyLimits: []ratelimit.Limit{perSecond(10)}, Destination: dest, Limits: []ratelimit.Limit{perSecond(1)}, Backfill: backfill})
+	}
 	// capped has a key window far above the learned caps of the scenarios.
 	capped := acquire(keyBudget("c", ratelimit.Limit{Count: 100, Window: 10 * time.Second}))
 	ms := time.Millisecond
@@ -132,6 +143,25 @@ func TestScriptsOnRedisClock(t *testing.T) {
 			{at: 0, op: shared("x"), want: time.Second},
 			{at: 500 * ms, op: shared("y"), want: 500 * ms},
 			{at: time.Second, op: shared("y"), want: 0},
+		}},
+		{name: "a refused fresh call keeps backfill calls of its key out for its wait plus the grace", steps: []step{
+			{at: 0, op: fresh("f"), want: 0},
+			{at: 50 * ms, op: backfill("f"), want: 1200 * ms}, // a refused backfill call marks nothing
+			{at: 100 * ms, op: fresh("f"), want: 1150 * ms},
+			{at: 1250 * ms, op: backfill("f"), want: time.Second}, // the slot is free, but left to the fresh call
+			{at: 1250 * ms, op: fresh("f"), want: 0},
+			{at: 1300 * ms, op: fresh("f"), want: 1200 * ms},
+			{at: 2500 * ms, op: fresh("f"), want: 0},
+			{at: 3500 * ms, op: backfill("f"), want: 250 * ms}, // the mark is gone; the window binds
+			{at: 3750 * ms, op: backfill("f"), want: 0},
+		}},
+		{name: "a fresh call refused by its destination's own window keeps out that destination's backfill only", steps: []step{
+			{at: 0, op: destCall("x", false), want: 0},
+			{at: 50 * ms, op: destCall("x", true), want: 1200 * ms},
+			{at: 100 * ms, op: destCall("x", false), want: 1150 * ms},
+			{at: 100 * ms, op: destCall("y", true), want: 0},
+			{at: 1250 * ms, op: destCall("x", true), want: time.Second},
+			{at: 1250 * ms, op: destCall("x", false), want: 0},
 		}},
 		{name: "slots taken in one microsecond stay distinct", steps: []step{
 			{at: 0, op: a(perSecond(2)), want: 0},
@@ -246,8 +276,13 @@ func TestScriptsOnRedisClock(t *testing.T) {
 // runSteps runs steps on l with m's clock set to each step's time.
 func runSteps(t *testing.T, m *miniredis.Miniredis, l *ratelimit.Limiter, steps []step) {
 	t.Helper()
+	var now time.Duration
 	for i, s := range steps {
 		m.SetTime(scriptStart.Add(s.at))
+		if s.at > now {
+			m.FastForward(s.at - now) // expiries follow the clock
+		}
+		now = max(now, s.at)
 		got, err := s.op(context.Background(), l)
 		if err != nil || got != s.want {
 			t.Fatalf("step %d at %v: got %v, %v; want %v, nil", i, s.at, got, err, s.want)

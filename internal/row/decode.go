@@ -53,7 +53,7 @@ func Decode(value []byte) (Message, error) {
 		return Message{}, &MalformedError{Reason: "must be a JSON object, not " + s.kind()}
 	}
 	// Fields are read where their last occurrence starts, as encoding/json reads them.
-	activation, rowID, emittedAt, row := absent, absent, absent, absent
+	activation, rowID, emittedAt, priority, row := absent, absent, absent, absent, absent
 	s.members(func(key string) {
 		switch key {
 		case "activation":
@@ -62,6 +62,8 @@ func Decode(value []byte) (Message, error) {
 			rowID = s.pos
 		case "emitted_at":
 			emittedAt = s.pos
+		case "priority":
+			priority = s.pos
 		case "row":
 			row = s.pos
 		}
@@ -90,6 +92,16 @@ func Decode(value []byte) (Message, error) {
 		if m.EmittedAt, ok = parseDateTime(at); !ok {
 			return Message{}, &MalformedError{Path: "emitted_at", Reason: "not an RFC 3339 date-time such as 2026-11-25T10:00:00Z"}
 		}
+	}
+	if priority != absent {
+		p, bad := s.requiredString("priority", priority)
+		if bad != nil {
+			return Message{}, bad
+		}
+		if p != PriorityBackfill {
+			return Message{}, &MalformedError{Path: "priority", Reason: fmt.Sprintf("%q is not a priority; the only one is %q (absent: a fresh row)", p, PriorityBackfill)}
+		}
+		m.Backfill = true
 	}
 	if row == absent {
 		return Message{}, &MalformedError{Path: "row", Reason: "required"}

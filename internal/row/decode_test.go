@@ -34,6 +34,20 @@ func TestDecodeGoldenExamples(t *testing.T) {
 			},
 		},
 		{
+			file: "row.backfill.json",
+			want: Message{
+				Activation: "orders-service",
+				RowID:      "A-0007",
+				EmittedAt:  time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC),
+				Backfill:   true,
+				Row: Row{
+					"order_id": {Kind: String, Text: "A-0007"},
+					"name":     {Kind: String, Text: "Dee Park"},
+					"email":    {Kind: String, Text: "dee@example.com"},
+				},
+			},
+		},
+		{
 			file: "row.forward-compatible.json",
 			want: Message{
 				Activation: "orders-service",
@@ -124,6 +138,8 @@ func TestDecodeSaysWhatIsWrongAndWhere(t *testing.T) {
 		{"row_id of the wrong type", `{"activation":"a","row_id":null,"row":{}}`, "row_id: must be a string, not null"},
 		{"emitted_at not a date-time", head + `"emitted_at":"yesterday","row":{}}`, "emitted_at: not an RFC 3339 date-time such as 2026-11-25T10:00:00Z"},
 		{"emitted_at of the wrong type", head + `"emitted_at":1,"row":{}}`, "emitted_at: must be a string, not a number"},
+		{"priority unknown", head + `"priority":"urgent","row":{}}`, `priority: "urgent" is not a priority; the only one is "backfill" (absent: a fresh row)`},
+		{"priority of the wrong type", head + `"priority":true,"row":{}}`, "priority: must be a string, not a boolean"},
 		{"missing row", `{"activation":"a","row_id":"1"}`, "row: required"},
 		{"row of the wrong type", head + `"row":["a"]}`, "row: must be an object of columns, not an array"},
 		{"array item of the wrong type", head + `"row":{"tags":["a",true]}}`, "row.tags[1]: arrays may hold only strings, not a boolean"},

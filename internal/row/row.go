@@ -16,9 +16,15 @@ type Message struct {
 	// EmittedAt is when the producer emitted the row; zero when the message has none.
 	// A leap second (23:59:60) reads as the start of the next minute.
 	EmittedAt time.Time
+	// Backfill is true for a row of a backfill ("priority": "backfill"): its destination
+	// serves fresh rows before it.
+	Backfill bool
 	// Row holds the row's columns; never nil.
 	Row Row
 }
+
+// PriorityBackfill is the value of a row message's "priority" that marks a backfill row.
+const PriorityBackfill = "backfill"
 
 // Row is a row's columns by name. Looking up an absent column gives a Null Value, so
 // "absent" and "null" read the same.
