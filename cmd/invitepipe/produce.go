@@ -30,7 +30,7 @@ func (l *idsFlag) Set(v string) error { *l = append(*l, v); return nil }
 // activation (--once), or runs them on their schedules until ctx ends (runSchedule).
 func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	var cfg config.Producer
-	fs := newFlagSet("produce", "produce [--once [--dry-run]] [--activation ID ...] [--reset --yes] [--activations FILE]", &cfg, stdout)
+	fs := newFlagSet("produce", "produce [--once [--dry-run] [--backfill] [--since T] [--limit N]] [--activation ID ...] [--reset --yes] [--activations FILE]", &cfg, stdout)
 	once := fs.Bool("once", false, "read each source once, emit its new rows, print a summary and exit (without it: run each activation on its schedule until SIGTERM)")
 	var ids idsFlag
 	fs.Var(&ids, "activation", "run only this activation (repeatable; default: every activation with a source)")
@@ -40,6 +40,7 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 	activations := fs.String("activations", "", "activation file (default: $INVITEPIPE_ACTIVATIONS)")
 	sinceText := fs.String("since", "", "with --once, mode cursor: skip rows whose cursor column is before this RFC 3339 time; they are not recorded")
 	limit := fs.Int64("limit", 0, "with --once: emit at most this many new rows per activation; the rest stay new for the next run (0: no limit)")
+	backfill := fs.Bool("backfill", false, "with --once: mark the run's rows as a backfill (\"priority\": \"backfill\"); the consumer sends each destination's fresh rows before them")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -54,6 +55,8 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("--reset and --dry-run do not go together")
 	case !*once && *dryRun:
 		return errors.New("--dry-run needs --once: schedule mode (without --once) always emits")
+	case !*once && *backfill:
+		return errors.New("--backfill marks a --once run (a first run over a large history); add --once")
 	}
 	if err := config.Load(&cfg); err != nil {
 		return err
@@ -115,7 +118,7 @@ func runProduce(ctx context.Context, args []string, stdout io.Writer) error {
 			sum = producer.Summary{Activation: s.id, DryRun: *dryRun, Err: err}
 		} else {
 			job := s.spec.Job(s.id, src)
-			job.Since, job.Limit = since, *limit
+			job.Since, job.Limit, job.Backfill = since, *limit, *backfill
 			sum = p.Run(ctx, job, *dryRun)
 		}
 		observeRun(m, sum)

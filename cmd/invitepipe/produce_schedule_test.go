@@ -279,6 +279,7 @@ func TestProduceScheduleRefuses(t *testing.T) {
 		{name: "named activation without a schedule", file: base, args: []string{"--activation", "orders"}, want: "--activation orders: the activation has no schedule"},
 		{name: "stdin", file: strings.Replace(base, "path: orders.csv }", "path: \"-\" }\n    schedule: 5m", 1), want: "can be read once only"},
 		{name: "dry run without --once", file: base, args: []string{"--dry-run"}, want: "--dry-run needs --once"},
+		{name: "backfill without --once", file: base, args: []string{"--backfill"}, want: "--backfill marks a --once run"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/invitepipe/invitepipe/internal/kafkaconn"
+	"github.com/invitepipe/invitepipe/internal/row"
 	"github.com/invitepipe/invitepipe/internal/source"
 )
 
@@ -88,6 +89,9 @@ type Job struct {
 	Since time.Time
 	// Limit, when positive, is the most new rows the run emits; the rest stay new.
 	Limit int64
+	// Backfill marks the run's rows "priority": "backfill": the consumer serves each
+	// destination's fresh rows before them.
+	Backfill bool
 }
 
 // errLimit stops a source once the run emitted Job.Limit new rows.
@@ -129,6 +133,7 @@ type Summary struct {
 	Cursor   string
 	Duration time.Duration
 	DryRun   bool
+	Backfill bool
 	// Problems describe the first MaxProblems invalid records.
 	Problems []string
 	// Err ends the run early: the source failed, Kafka or Redis did, or the lock is held.
@@ -164,7 +169,16 @@ type message struct {
 	Activation string         `json:"activation"`
 	RowID      string         `json:"row_id"`
 	EmittedAt  string         `json:"emitted_at"`
+	Priority   string         `json:"priority,omitempty"`
 	Row        map[string]any `json:"row"`
+}
+
+// priority is the row message's priority: "backfill" for a backfill run's rows, else none.
+func priority(backfill bool) string {
+	if backfill {
+		return row.PriorityBackfill
+	}
+	return ""
 }
 
 // batchError marks an error of a batch (Redis, Kafka, the state), not of the source.
@@ -177,7 +191,7 @@ func (e *batchError) Unwrap() error { return e.err }
 // acknowledged them; a dry run takes no lock, writes nothing and changes nothing.
 func (p *Producer) Run(ctx context.Context, job Job, dryRun bool) (sum Summary) {
 	start := time.Now()
-	sum = Summary{Activation: job.Activation, DryRun: dryRun}
+	sum = Summary{Activation: job.Activation, DryRun: dryRun, Backfill: job.Backfill}
 	defer func() { sum.Duration = time.Since(start) }()
 	if err := job.check(); err != nil {
 		sum.Err = err
@@ -394,7 +408,7 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 			limited = true // this row stays new for the next run
 			continue
 		}
-		value, err := encode(message{Activation: b.job.Activation, RowID: r.rowID, EmittedAt: emittedAt, Row: r.row})
+		value, err := encode(message{Activation: b.job.Activation, RowID: r.rowID, EmittedAt: emittedAt, Priority: priority(b.job.Backfill), Row: r.row})
 		if err != nil {
 			b.sum.invalid(where(r.where) + err.Error())
 			continue

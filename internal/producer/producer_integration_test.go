@@ -196,13 +196,17 @@ func TestRunsEmitOnlyNewRows(t *testing.T) {
 			e := newEnv(t)
 			p := e.producer(t, 2) // several batches per run
 			grow, src := g.make(t)
+			// The second run is a backfill: its rows, and only they, carry the priority.
 			runs := []struct {
 				rows        int
 				wantEmitted int64
-			}{{3, 3}, {5, 2}, {5, 0}}
+				backfill    bool
+			}{{3, 3, false}, {5, 2, true}, {5, 0, false}}
 			for i, r := range runs {
 				grow(r.rows)
-				sum := p.Run(context.Background(), e.job(src), false)
+				job := e.job(src)
+				job.Backfill = r.backfill
+				sum := p.Run(context.Background(), job, false)
 				if sum.Err != nil {
 					t.Fatalf("run %d: %v", i+1, sum.Err)
 				}
@@ -221,6 +225,9 @@ func TestRunsEmitOnlyNewRows(t *testing.T) {
 			for _, m := range msgs {
 				if m.Row["email"].Kind != row.String || m.Row["amount"].Kind == row.Null {
 					t.Fatalf("row %s lost columns: %+v", m.RowID, m.Row)
+				}
+				if want := m.RowID == "o-4" || m.RowID == "o-5"; m.Backfill != want {
+					t.Fatalf("row %s: backfill %v, want %v (only the second run's rows)", m.RowID, m.Backfill, want)
 				}
 			}
 		})

@@ -43,6 +43,9 @@ func WriteSummaries(w io.Writer, sums []Summary) error {
 		if s.Cursor != "" {
 			fmt.Fprintf(w, "%s: cursor %s\n", s.Activation, s.Cursor)
 		}
+		if s.Backfill && s.Emitted > 0 {
+			fmt.Fprintf(w, "%s: %d row(s) emitted as a backfill: the consumer sends each destination's fresh rows first\n", s.Activation, s.Emitted)
+		}
 		if s.LimitReached {
 			fmt.Fprintf(w, "%s: the limit stopped the run; new rows are left for the next run\n", s.Activation)
 		}
