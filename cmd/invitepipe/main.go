@@ -33,6 +33,7 @@ func commands() []command {
 		{name: "consume", summary: "the consumer: rows from Kafka to Trustpilot invitations (a Kubernetes Deployment)", run: runConsume},
 		{name: "sandbox", summary: "a local Trustpilot API simulator: both hosts' paths on one address", run: runSandbox},
 		{name: "check", summary: "validate the activation file and preview invitation JSON for sample rows", run: runCheck},
+		{name: "replay", summary: "move the consumer group's offsets to read rows again (or skip them); prints the plan, --execute applies it", run: runReplay},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
