@@ -128,12 +128,7 @@ func previewRows(w io.Writer, f *activation.File, path string) error {
 		defer file.Close()
 		in = file
 	}
-	mappers := map[string]*mapping.Mapper{}
-	for i := range f.Activations {
-		a := &f.Activations[i]
-		d, _ := f.Destination(a.Destination)
-		mappers[a.ID] = mapping.New(a, d)
-	}
+	router := mapping.NewRouter(f)
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 64<<10), row.MaxMessageBytes+1)
 	bad := 0
@@ -141,7 +136,7 @@ func previewRows(w io.Writer, f *activation.File, path string) error {
 		if len(sc.Bytes()) == 0 {
 			continue
 		}
-		out, err := previewRow(sc.Bytes(), mappers)
+		out, err := previewRow(sc.Bytes(), router)
 		if err != nil {
 			bad++
 			fmt.Fprintf(w, "line %d: %v\n", line, err)
@@ -158,21 +153,17 @@ func previewRows(w io.Writer, f *activation.File, path string) error {
 	return nil
 }
 
-func previewRow(value []byte, mappers map[string]*mapping.Mapper) (string, error) {
-	msg, err := row.Decode(value)
+func previewRow(value []byte, router *mapping.Router) (string, error) {
+	r, err := router.Route(value)
 	if err != nil {
-		return "", fmt.Errorf("malformed: %w", err)
+		var classed interface{ Class() string }
+		if errors.As(err, &classed) {
+			return "", fmt.Errorf("%s: %w", classed.Class(), err)
+		}
+		return "", err
 	}
-	m, ok := mappers[msg.Activation]
-	if !ok {
-		return "", fmt.Errorf("unknown_activation: %q is not an activation of the file", msg.Activation)
-	}
-	inv, err := m.Map(msg.Row)
-	if err != nil {
-		return "", fmt.Errorf("invalid_row: %w", err)
-	}
-	b, err := json.Marshal(inv)
-	return msg.Activation + "/" + msg.RowID + " -> " + string(b), err
+	b, err := json.Marshal(r.Invitation)
+	return r.Message.Activation + "/" + r.Message.RowID + " -> " + string(b), err
 }
 
 // checkOnline mints a token for each destination and lists its templates, which proves

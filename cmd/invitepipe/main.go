@@ -34,6 +34,7 @@ func commands() []command {
 		{name: "sandbox", summary: "a local Trustpilot API simulator: both hosts' paths on one address", run: runSandbox},
 		{name: "check", summary: "validate the activation file and preview invitation JSON for sample rows", run: runCheck},
 		{name: "replay", summary: "move the consumer group's offsets to read rows again (or skip them); prints the plan, --execute applies it", run: runReplay},
+		{name: "dlq", summary: "list, show and redrive dead-letter records (redrive is a dry run unless --execute)", run: runDLQ},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }
