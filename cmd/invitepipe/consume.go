@@ -41,7 +41,7 @@ func runConsume(ctx context.Context, args []string, stdout io.Writer) error {
 	return p.run(ctx)
 }
 
-// pipeline is the consumer's parts (package pipeline) and its admin server.
+// pipeline is the consumer's parts (package wiring) and its admin server.
 type pipeline struct {
 	parts *wiring.Consumer
 	cfg   config.Consumer

@@ -32,6 +32,7 @@ func commands() []command {
 		{name: "produce", summary: "the producer: emit the rows of each activation's source that are new since its last run", run: runProduce},
 		{name: "consume", summary: "the consumer: rows from Kafka to Trustpilot invitations (a Kubernetes Deployment)", run: runConsume},
 		{name: "sandbox", summary: "a local Trustpilot API simulator: both hosts' paths on one address", run: runSandbox},
+		{name: "demo", summary: "the whole pipeline in one process (embedded Kafka, Redis and sandbox) on the example data", run: runDemo},
 		{name: "check", summary: "validate the activation file and preview invitation JSON for sample rows", run: runCheck},
 		{name: "replay", summary: "move the consumer group's offsets to read rows again (or skip them); prints the plan, --execute applies it", run: runReplay},
 		{name: "dlq", summary: "list, show and redrive dead-letter records (redrive is a dry run unless --execute)", run: runDLQ},

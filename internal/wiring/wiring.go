@@ -32,6 +32,9 @@ type Options struct {
 	Version string
 	// Limiter tunes the rate limiter; the zero value is production's.
 	Limiter ratelimit.Options
+	// DeadLetters, when set, wraps the dead-letter writer the Handler writes through,
+	// e.g. to count records by class (the demo's summary). It must pass every record on.
+	DeadLetters func(deliver.DeadLetters) deliver.DeadLetters
 }
 
 // Consumer is the consumer's parts, wired.
@@ -87,6 +90,10 @@ func (p *Consumer) wire(cfg config.Consumer, f *activation.File, dests map[strin
 	if err != nil {
 		return err
 	}
+	var dead deliver.DeadLetters = p.DLQ
+	if opts.DeadLetters != nil {
+		dead = opts.DeadLetters(dead)
+	}
 	host, _ := os.Hostname()
 	p.Handler, err = deliver.New(deliver.Config{
 		UnknownOutcome: deliver.Policy(cfg.UnknownOutcome),
@@ -97,7 +104,7 @@ func (p *Consumer) wire(cfg config.Consumer, f *activation.File, dests map[strin
 		BackoffMax:     cfg.RetryBackoffMax,
 		ProbeInterval:  cfg.ProbeInterval,
 		Owner:          fmt.Sprintf("%s-%d", host, os.Getpid()),
-	}, f, dests, ldg, lim, p.DLQ, p.Metrics, log)
+	}, f, dests, ldg, lim, dead, p.Metrics, log)
 	if err != nil {
 		return err
 	}
