@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -87,5 +89,29 @@ func TestReplay(t *testing.T) {
 				t.Fatalf("committed %d after the step, want %d", got, s.wantCommitted)
 			}
 		})
+	}
+}
+
+// TestReplayHintsNameTheManifests: the commands replay suggests stop and start the
+// Deployment and the ScaledObject that deploy/kubernetes defines.
+func TestReplayHintsNameTheManifests(t *testing.T) {
+	for _, m := range []struct{ file, kind, hint string }{
+		{"base/deployment.yaml", "kind: Deployment", "deployment/"},
+		{"keda/scaledobject.yaml", "kind: ScaledObject", "scaledobject/"},
+	} {
+		data, err := os.ReadFile(filepath.Join("..", "..", "deploy", "kubernetes", m.file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, after, ok := strings.Cut(string(data), m.kind+"\nmetadata:\n  name: ")
+		if !ok {
+			t.Fatalf("%s: no %s with a name", m.file, m.kind)
+		}
+		name, _, _ := strings.Cut(after, "\n")
+		for _, hint := range []string{stopConsumers, startConsumers} {
+			if !strings.Contains(hint, m.hint+name+" ") {
+				t.Errorf("the hint %q does not name %s%s (%s)", hint, m.hint, name, m.file)
+			}
+		}
 	}
 }
