@@ -17,6 +17,7 @@ import (
 	"github.com/invitepipe/invitepipe/internal/config"
 	"github.com/invitepipe/invitepipe/internal/destination"
 	"github.com/invitepipe/invitepipe/internal/mapping"
+	"github.com/invitepipe/invitepipe/internal/producer"
 	"github.com/invitepipe/invitepipe/internal/ratelimit"
 	"github.com/invitepipe/invitepipe/internal/row"
 )
@@ -43,6 +44,9 @@ func runCheck(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	describe(stdout, cfg.Activations, f)
 	var problems []error
+	if err := checkSources(stdout, f); err != nil {
+		problems = append(problems, err)
+	}
 	if *rows != "" {
 		if err := previewRows(stdout, f, *rows); err != nil {
 			problems = append(problems, err)
@@ -89,6 +93,25 @@ func describe(w io.Writer, path string, f *activation.File) {
 			}
 		}
 	}
+}
+
+// checkSources prints the source of each activation that has one (what
+// `invitepipe produce` reads) and returns the problems of those it cannot read.
+func checkSources(w io.Writer, f *activation.File) error {
+	var problems []error
+	for i := range f.Activations {
+		a := &f.Activations[i]
+		if len(a.Source) == 0 {
+			continue
+		}
+		spec, err := producer.ParseSpec(a)
+		if err != nil {
+			problems = append(problems, err)
+			continue
+		}
+		fmt.Fprintf(w, "  activation %s source: %s\n", a.ID, spec)
+	}
+	return errors.Join(problems...)
 }
 
 // windows writes limits as "60 per 5m, unlimited per 1h".

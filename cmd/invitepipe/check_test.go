@@ -96,6 +96,18 @@ not json
 			wantErr: "environment variable CHECK_SECRET is not set",
 		},
 		{
+			name: "sources",
+			args: []string{"--activations", writeTemp(t, "sources.yaml", strings.Replace(checkFile, "    mapping:",
+				"    source: { type: postgresql, query: \"SELECT * FROM orders\", dsn_env: SHOP_DSN, mode: cursor, cursor_column: created_at, cursor_lookback: 10m }\n    mapping:", 1))},
+			wantOut: []string{"activation orders source: postgresql (connection string in $SHOP_DSN), cursor on created_at with look-back 10m0s, keys order_id"},
+		},
+		{
+			name: "a source that cannot be read",
+			args: []string{"--activations", writeTemp(t, "bad-source.yaml", strings.Replace(checkFile, "    mapping:",
+				"    source: { type: csv, mode: cursor }\n    mapping:", 1))},
+			wantErr: "activations.orders.source.path: required for a csv source",
+		},
+		{
 			name:    "missing file",
 			args:    []string{"--activations", filepath.Join(t.TempDir(), "none.yaml")},
 			wantErr: "set INVITEPIPE_ACTIVATIONS to its path",

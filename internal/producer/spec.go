@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/invitepipe/invitepipe/internal/activation"
@@ -116,6 +117,24 @@ func ParseSpec(a *activation.Activation) (Spec, error) {
 		return Spec{}, errors.New(strings.Join(problems, "\n"))
 	}
 	return s, nil
+}
+
+// String describes s in one line, e.g. "csv data/orders.csv, diff on order_id" or
+// "postgresql (connection string in $SHOP_DSN), cursor on created_at with look-back 10m".
+func (s Spec) String() string {
+	where := s.Path
+	if s.Type == "postgresql" {
+		where = "(connection string in $" + s.DSNEnv + ")"
+	}
+	mode := "diff on " + s.PrimaryKey
+	if c := s.Cursor; c.On() {
+		lookback := c.Lookback.String()
+		if c.Kind == CursorInt {
+			lookback = strconv.FormatInt(c.LookbackCount, 10) + " rows"
+		}
+		mode = fmt.Sprintf("cursor on %s with look-back %s, keys %s", c.Column, lookback, s.PrimaryKey)
+	}
+	return s.Type + " " + where + ", " + mode
 }
 
 // Job is the run of activation id over src, the Source that Open built.
