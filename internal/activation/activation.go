@@ -109,14 +109,17 @@ type Activation struct {
 	ID          string `yaml:"id"`
 	Destination string `yaml:"destination"`
 	// InvitationType is this activation's type; empty means the destination's default.
-	// After Load it is always set (see Effective).
-	InvitationType InvitationType   `yaml:"invitation_type"`
-	Service        *ServiceSettings `yaml:"service"`
-	Product        *ProductSettings `yaml:"product"`
-	SenderName     string           `yaml:"sender_name"`
-	SenderEmail    string           `yaml:"sender_email"`
-	ReplyTo        string           `yaml:"reply_to"`
-	Mapping        Mapping          `yaml:"mapping"`
+	// After Load it is always set (see InvitationTypeDefaulted).
+	InvitationType InvitationType `yaml:"invitation_type"`
+	// InvitationTypeDefaulted reports that the activation left invitation_type out and
+	// Load took the destination's default.
+	InvitationTypeDefaulted bool             `yaml:"-"`
+	Service                 *ServiceSettings `yaml:"service"`
+	Product                 *ProductSettings `yaml:"product"`
+	SenderName              string           `yaml:"sender_name"`
+	SenderEmail             string           `yaml:"sender_email"`
+	ReplyTo                 string           `yaml:"reply_to"`
+	Mapping                 Mapping          `yaml:"mapping"`
 	// Source is the producer's source, kept as written: the producer interprets it.
 	Source map[string]any `yaml:"source"`
 	// Schedule is how often the producer reads the source; zero when absent.

@@ -68,6 +68,7 @@ func (f *File) check() []Problem {
 		}
 		if a.InvitationType == "" {
 			a.InvitationType = defaults.InvitationType
+			a.InvitationTypeDefaulted = a.InvitationType != ""
 		}
 		if a.InvitationType == "" && a.Destination != "" {
 			add(at+".invitation_type", "required: set service, product or both here or in the destination's defaults")

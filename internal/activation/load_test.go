@@ -273,22 +273,24 @@ func TestLoadExampleAppliesDefaults(t *testing.T) {
 		t.Fatalf("destination shop-eu = %+v, %v", d, ok)
 	}
 	tests := []struct {
-		id       string
-		typ      InvitationType
-		schedule time.Duration
-		maxAge   time.Duration
+		id        string
+		typ       InvitationType
+		defaulted bool // the type comes from the destination's defaults
+		schedule  time.Duration
+		maxAge    time.Duration
 	}{
-		{"orders-service", Service, 0, 30 * 24 * time.Hour}, // type from the destination's defaults
-		{"orders-product", Product, 0, 0},
-		{"orders-both", Both, 15 * time.Minute, 0},
+		{"orders-service", Service, true, 0, 30 * 24 * time.Hour},
+		{"orders-product", Product, false, 0, 0},
+		{"orders-both", Both, false, 15 * time.Minute, 0},
 	}
 	for _, tt := range tests {
 		a, ok := f.Activation(tt.id)
 		if !ok {
 			t.Fatalf("activation %s missing", tt.id)
 		}
-		if a.InvitationType != tt.typ || a.Schedule != tt.schedule || a.MaxAge != tt.maxAge {
-			t.Errorf("%s: type %q schedule %s max_age %s, want %q %s %s", tt.id, a.InvitationType, a.Schedule, a.MaxAge, tt.typ, tt.schedule, tt.maxAge)
+		if a.InvitationType != tt.typ || a.InvitationTypeDefaulted != tt.defaulted || a.Schedule != tt.schedule || a.MaxAge != tt.maxAge {
+			t.Errorf("%s: type %q (defaulted %t) schedule %s max_age %s, want %q (%t) %s %s",
+				tt.id, a.InvitationType, a.InvitationTypeDefaulted, a.Schedule, a.MaxAge, tt.typ, tt.defaulted, tt.schedule, tt.maxAge)
 		}
 	}
 	if _, ok := f.Activation("nope"); ok {

@@ -8,6 +8,9 @@
 //     destination) apply to every row, trimmed, and a row column they override is not
 //     read, so it cannot make the row invalid. An empty fixed list (tags: []) is not set. Template ids and redirect URIs have no column;
 //     locale, location_id and the consumer fields come from the row only.
+//   - Settings lists an activation's settings with where each value comes from
+//     (activation, destination default, mapped column, omitted), from the same resolution
+//     as Map: what it shows is what Map sends.
 //   - Tags set on the activation (service.tags) or else the destination
 //     (defaults.service_tags) replace the row's tags column; they are never merged.
 //   - SKUs: the activation's product.skus, else (product.sku_per_row) the mapped

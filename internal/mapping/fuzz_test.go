@@ -98,8 +98,8 @@ func checkInvitation(t *testing.T, id string, m *Mapper, inv trustpilot.Invitati
 	if inv.Type != trustpilot.InvitationTypeEmail {
 		fail("type is not email")
 	}
-	if (inv.ServiceReviewInvitation != nil) != m.typ.WantsService() || (inv.ProductReviewInvitation != nil) != m.typ.WantsProduct() {
-		fail("parts do not match the invitation type " + string(m.typ))
+	if (inv.ServiceReviewInvitation != nil) != m.typ.v.WantsService() || (inv.ProductReviewInvitation != nil) != m.typ.v.WantsProduct() {
+		fail("parts do not match the invitation type " + string(m.typ.v))
 	}
 	if s := inv.ServiceReviewInvitation; s != nil && !trimmedItems(s.Tags) {
 		fail("blank or untrimmed tag")
