@@ -52,3 +52,29 @@ func (c *Conn) Ranges(ctx context.Context, topic string) (map[int]Range, error) 
 	}
 	return out, nil
 }
+
+// Lag returns how many messages of topic group has not committed yet, summed over
+// partitions. A partition without a commit counts from its first offset.
+func (c *Conn) Lag(ctx context.Context, group, topic string) (int64, error) {
+	ranges, err := c.Ranges(ctx, topic)
+	if err != nil {
+		return 0, fmt.Errorf("lag: %w", err)
+	}
+	ids := make([]int, 0, len(ranges))
+	for id := range ranges {
+		ids = append(ids, id)
+	}
+	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport}
+	committed, err := client.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: group, Topics: map[string][]int{topic: ids}})
+	if err != nil {
+		return 0, fmt.Errorf("lag: offset fetch: %w", err)
+	}
+	var lag int64
+	for _, p := range committed.Topics[topic] {
+		r := ranges[p.Partition]
+		if d := r.End - max(p.CommittedOffset, r.First); d > 0 {
+			lag += d
+		}
+	}
+	return lag, nil
+}
