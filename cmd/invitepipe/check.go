@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/invitepipe/invitepipe/internal/activation"
@@ -20,6 +21,7 @@ import (
 	"github.com/invitepipe/invitepipe/internal/producer"
 	"github.com/invitepipe/invitepipe/internal/ratelimit"
 	"github.com/invitepipe/invitepipe/internal/row"
+	"github.com/invitepipe/invitepipe/internal/trustpilot"
 )
 
 // runCheck validates the activation file and previews the invitation of sample rows.
@@ -72,12 +74,15 @@ func describe(w io.Writer, path string, f *activation.File) {
 		}
 		fmt.Fprintf(w, "  destination %s: business unit %s, rate_limit %s\n", d.Name, d.BusinessUnitID, windows(own))
 	}
-	for _, a := range f.Activations {
+	for i := range f.Activations {
+		a := &f.Activations[i]
 		fmt.Fprintf(w, "  activation %s -> %s: %s invitations", a.ID, a.Destination, a.InvitationType)
 		if a.MaxAge > 0 {
 			fmt.Fprintf(w, ", stale after %s", a.RawMaxAge)
 		}
 		fmt.Fprintln(w)
+		d, _ := f.Destination(a.Destination)
+		writeSettings(w, mapping.Settings(a, d))
 	}
 	budgets, groups, err := destination.Budgets(f, os.LookupEnv)
 	if err != nil {
@@ -93,6 +98,20 @@ func describe(w io.Writer, path string, f *activation.File) {
 			}
 		}
 	}
+}
+
+// writeSettings prints an activation's resolved settings, one a line: name, value ("-"
+// when each row supplies it or it is omitted) and where the value comes from.
+func writeSettings(w io.Writer, settings []mapping.Setting) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, s := range settings {
+		value := s.Value
+		if value == "" {
+			value = "-"
+		}
+		fmt.Fprintf(tw, "      %s\t%s\t%s\n", s.Name, value, s.From())
+	}
+	tw.Flush()
 }
 
 // checkSources prints the source of each activation that has one (what
@@ -190,7 +209,8 @@ func previewRow(value []byte, router *mapping.Router) (string, error) {
 }
 
 // checkOnline mints a token for each destination and lists its templates, which proves
-// the credentials, the business user and the business unit id.
+// the credentials, the business user and the business unit id; then it checks that every
+// template id an activation sends is one of its business unit's.
 func checkOnline(ctx context.Context, w io.Writer, f *activation.File, tp config.Trustpilot) error {
 	dests, err := destination.Build(f, tp, os.LookupEnv, nil)
 	if err != nil {
@@ -202,19 +222,60 @@ func checkOnline(ctx context.Context, w io.Writer, f *activation.File, tp config
 	}
 	slices.Sort(names)
 	var errs []error
+	templates := make(map[string][]trustpilot.Template, len(dests)) // of the destinations that answered
 	for _, name := range names {
 		d := dests[name]
-		templates, err := d.Client.ListTemplates(ctx, d.BusinessUnitID)
+		list, err := d.Client.ListTemplates(ctx, d.BusinessUnitID)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("destination %s: %w", name, err))
 			fmt.Fprintf(w, "  destination %s: FAILED: %v\n", name, err)
 			continue
 		}
-		fmt.Fprintf(w, "  destination %s: credentials accepted; %d template(s):", name, len(templates))
-		for _, t := range templates {
+		templates[name] = list
+		fmt.Fprintf(w, "  destination %s: credentials accepted; %d template(s):", name, len(list))
+		for _, t := range list {
 			fmt.Fprintf(w, " %s (%s, %s)", t.ID, t.Name, t.Locale)
 		}
 		fmt.Fprintln(w)
 	}
+	for i := range f.Activations {
+		a := &f.Activations[i]
+		list, ok := templates[a.Destination]
+		if !ok {
+			continue
+		}
+		d, _ := f.Destination(a.Destination)
+		for _, s := range mapping.Settings(a, d) {
+			if err := unknownTemplate(a.ID, d, s, list); err != nil {
+				errs = append(errs, err)
+				fmt.Fprintf(w, "  %v\n", err)
+			}
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// unknownTemplate says which setting to fix when s is a template id that is not among
+// the templates of d's business unit; nil for any other setting.
+func unknownTemplate(activationID string, d *activation.Destination, s mapping.Setting, templates []trustpilot.Template) error {
+	if s.Value == "" || s.Name != mapping.SettingServiceTemplateID && s.Name != mapping.SettingProductTemplateID {
+		return nil
+	}
+	ids := make([]string, len(templates))
+	for i, t := range templates {
+		if t.ID == s.Value {
+			return nil
+		}
+		ids[i] = t.ID
+	}
+	where := ""
+	if s.Source == mapping.FromDestination {
+		where = fmt.Sprintf(" (set by destination %s %s)", d.Name, s.Path)
+	}
+	fix := "use one of " + strings.Join(ids, ", ")
+	if len(ids) == 0 {
+		fix = "it has none"
+	}
+	return fmt.Errorf("activation %s: %s %s%s is not a template of business unit %s: %s (or remove it to use Trustpilot's default)",
+		activationID, s.Name, s.Value, where, d.BusinessUnitID, fix)
 }

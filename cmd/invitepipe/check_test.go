@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -48,6 +49,22 @@ func TestCheck(t *testing.T) {
 	t.Setenv("CHECK_USER", sandbox.DefaultBusinessUserID)
 
 	activations := writeTemp(t, "activations.yaml", checkFile)
+	// templates: the destination's default service template (orders, orders-both) and
+	// orders-eu's own are the business unit's; orders-both's product template is not.
+	service, product := sandbox.TemplateIDs(sandbox.DefaultBusinessUnitID)
+	templates := writeTemp(t, "templates.yaml", strings.Replace(checkFile, "    credentials:", "    defaults: { service_template_id: "+service+" }\n    credentials:", 1)+`
+  - id: orders-both
+    destination: shop
+    invitation_type: both
+    product: { template_id: 5f2b0c7e1a2b3c4d5e6f7a8c, skus: [SKU-1] }
+    mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
+  - id: orders-eu
+    destination: shop
+    invitation_type: service
+    service: { template_id: `+service+`, tags: [eu] }
+    mapping: { consumer_name: name, consumer_email: email, reference_number: order_id }
+`)
+	wrongDefault := writeTemp(t, "wrong-default.yaml", strings.Replace(checkFile, "    credentials:", "    defaults: { service_template_id: 5f2b0c7e1a2b3c4d5e6f7a8b }\n    credentials:", 1))
 	rows := writeTemp(t, "rows.ndjson", `{"activation":"orders","row_id":"1","row":{"order_id":"A-1","name":"Ann","email":"ann@example.com"}}
 
 {"activation":"orders","row_id":"2","row":{"order_id":"A#2","name":"Bo","email":"bo@example.com"}}
@@ -59,12 +76,49 @@ not json
 		args    []string
 		secret  string
 		wantOut []string
-		wantErr string
+		// wantSettings are lines of the resolved settings, runs of spaces as one.
+		wantSettings []string
+		wantErr      string
+		// notInErr must not be in the error: a setting wrongly reported.
+		notInErr []string
 	}{
 		{
 			name:    "valid file",
 			args:    []string{"--activations", activations},
 			wantOut: []string{"is valid: 1 destination(s), 1 activation(s)", "activation orders -> shop: service invitations"},
+			wantSettings: []string{
+				"\n invitation_type service activation\n",
+				"\n consumer_email - mapped column email\n",
+				"\n locale - omitted\n",
+				"\n service.template_id - omitted\n",
+			},
+		},
+		{
+			name: "settings from the destination's defaults and the activation",
+			args: []string{"--activations", templates},
+			wantSettings: []string{
+				"\n service.template_id " + service + " destination default\n",
+				"\n product.template_id 5f2b0c7e1a2b3c4d5e6f7a8c activation\n",
+				"\n product.skus SKU-1 activation\n",
+				"\n service.template_id " + service + " activation\n",
+				"\n service.tags eu activation\n",
+			},
+		},
+		{
+			name:    "online: template ids the business unit lacks",
+			args:    []string{"--activations", templates, "--online"},
+			secret:  sandbox.DefaultAPISecret,
+			wantOut: []string{"destination shop: credentials accepted; 2 template(s): " + service},
+			wantErr: "activation orders-both: product.template_id 5f2b0c7e1a2b3c4d5e6f7a8c is not a template of business unit " + sandbox.DefaultBusinessUnitID +
+				": use one of " + service + ", " + product + " (or remove it to use Trustpilot's default)",
+			notInErr: []string{"activation orders:", "activation orders-eu:", "orders-both: service.template_id"},
+		},
+		{
+			name:    "online: a destination default the business unit lacks names the destination's setting",
+			args:    []string{"--activations", wrongDefault, "--online"},
+			secret:  sandbox.DefaultAPISecret,
+			wantOut: []string{"activation orders: service.template_id 5f2b0c7e1a2b3c4d5e6f7a8b (set by destination shop defaults.service_template_id) is not a template"},
+			wantErr: "activation orders: service.template_id 5f2b0c7e1a2b3c4d5e6f7a8b (set by destination shop defaults.service_template_id) is not a template of business unit",
 		},
 		{
 			name: "rows preview, good and bad",
@@ -133,9 +187,20 @@ not json
 			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("runCheck error = %v, want it to contain %q", err, tt.wantErr)
 			}
+			for _, wrong := range tt.notInErr {
+				if err != nil && strings.Contains(err.Error(), wrong) {
+					t.Errorf("error reports %q:\n%v", wrong, err)
+				}
+			}
 			for _, want := range tt.wantOut {
 				if !strings.Contains(out.String(), want) {
 					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+			squashed := regexp.MustCompile(` +`).ReplaceAllString(out.String(), " ")
+			for _, want := range tt.wantSettings {
+				if !strings.Contains(squashed, want) {
+					t.Errorf("settings lack %q:\n%s", want, out.String())
 				}
 			}
 			if strings.Contains(out.String(), sandbox.DefaultAPISecret) {

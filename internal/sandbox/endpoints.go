@@ -17,18 +17,24 @@ type invitationTemplate struct {
 	Type              string `json:"type"`
 }
 
-// templateID derives a stable 24-hex-character template id from the business unit.
-func templateID(businessUnitID, kind string) string {
-	sum := sha256.Sum256([]byte(businessUnitID + "/" + kind))
-	return hex.EncodeToString(sum[:12])
+// TemplateIDs returns the ids of the two templates the templates endpoint lists for a
+// business unit, its service and its product review invitation templates: 24 hex
+// characters derived from the business unit id, so they are stable across restarts.
+func TemplateIDs(businessUnitID string) (service, product string) {
+	id := func(kind string) string {
+		sum := sha256.Sum256([]byte(businessUnitID + "/" + kind))
+		return hex.EncodeToString(sum[:12])
+	}
+	return id("service"), id("product")
 }
 
 // handleTemplates lists the two default templates every business unit has: one for
 // service reviews, one for product reviews.
 func (s *Server) handleTemplates(w http.ResponseWriter, _ *http.Request, c call) {
+	service, product := TemplateIDs(c.unit.ID)
 	writeJSON(w, http.StatusOK, map[string][]invitationTemplate{"templates": {
-		{ID: templateID(c.unit.ID, "service"), Name: "Default service review invitation", IsDefaultTemplate: true, Locale: "en-US", Type: "Service"},
-		{ID: templateID(c.unit.ID, "product"), Name: "Default product review invitation", IsDefaultTemplate: true, Locale: "en-US", Type: "Product"},
+		{ID: service, Name: "Default service review invitation", IsDefaultTemplate: true, Locale: "en-US", Type: "Service"},
+		{ID: product, Name: "Default product review invitation", IsDefaultTemplate: true, Locale: "en-US", Type: "Product"},
 	}})
 }
 

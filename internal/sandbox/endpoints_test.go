@@ -33,6 +33,9 @@ func TestTemplates(t *testing.T) {
 			t.Fatalf("template %+v", tpl)
 		}
 	}
+	if service, product := TemplateIDs(DefaultBusinessUnitID); first[0].ID != service || first[1].ID != product {
+		t.Fatalf("template ids %s, %s; TemplateIDs says %s, %s", first[0].ID, first[1].ID, service, product)
+	}
 	if again := list(); !slices.Equal(again, first) {
 		t.Fatalf("template ids changed between calls: %+v then %+v", first, again)
 	}
