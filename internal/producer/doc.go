@@ -44,6 +44,7 @@
 //     so the next run emits them.
 //   - Progress (Producer.Progress) is written only where the caller asks, never to logs.
 //   - Memory: the state costs Redis roughly 50-70 bytes per key (a hashtable SET); the
-//     run keeps 8 bytes (plus map overhead) per distinct key it read, for the duplicate
-//     count, and one batch of rows; never the whole input.
+//     run keeps the 8-byte hash of each distinct key it read in a table at most half full
+//     (16 to 32 bytes per key, keyset.go), for the duplicate count, and one batch of
+//     rows; never the whole input.
 package producer

@@ -215,7 +215,7 @@ func (p *Producer) Run(ctx context.Context, job Job, dryRun bool) (sum Summary) 
 			}
 		}()
 	}
-	b := &batcher{ctx: ctx, p: p, job: job, state: state, lock: lock, sum: &sum, runSeen: make(map[uint64]struct{})}
+	b := &batcher{ctx: ctx, p: p, job: job, state: state, lock: lock, sum: &sum}
 	if job.Cursor.On() {
 		text, ok, err := state.Cursor(ctx)
 		if err != nil {
@@ -310,7 +310,7 @@ type batcher struct {
 	state   *State
 	lock    *Lock // nil in a dry run
 	sum     *Summary
-	runSeen map[uint64]struct{}
+	runSeen keySet
 	pending []pending
 	batches int
 	// Cursor mode: the stored cursor (nil before the first run), the read bound (nil:
@@ -349,11 +349,10 @@ func (b *batcher) add(rec source.Record) error {
 		cv = v
 	}
 	h := Hash(key)
-	if _, dup := b.runSeen[h]; dup {
+	if !b.runSeen.add(h) {
 		b.sum.Duplicates++
 		return nil
 	}
-	b.runSeen[h] = struct{}{}
 	b.pending = append(b.pending, pending{hash: h, cursor: cv, rowID: key, row: rec.Row, where: rec.Where})
 	if len(b.pending) >= b.batchSize() {
 		if err := b.flush(b.ctx, false); err != nil {
