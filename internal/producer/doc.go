@@ -44,8 +44,7 @@
 //     so the next run emits them.
 //   - Progress (Producer.Progress) is written only where the caller asks, never to logs.
 //   - Memory: the state costs Redis about 56 bytes per key (a hashtable SET; measured as
-//     used_memory growth for 1,000,000 keys); the
-//     run keeps the 8-byte hash of each distinct key it read in a table at most half full
-//     (16 to 32 bytes per key, keyset.go), for the duplicate count, and one batch of
-//     rows; never the whole input.
+//     used_memory growth for 1,000,000 keys). A run keeps the 8-byte hash of each
+//     distinct key it read in a table at most half full (16 to 32 bytes per key,
+//     keyset.go), for the duplicate count, and one batch of rows; never the whole input.
 package producer
