@@ -126,7 +126,7 @@ not json
 			wantOut: []string{
 				`line 1: orders/1 -> {"consumerEmail":"ann@example.com","consumerName":"Ann","referenceNumber":"A-1","type":"email","serviceReviewInvitation":{}}`,
 				"line 3: invalid_row: mapping.reference_number:",
-				`line 4: unknown_activation: "returns" is not an activation of the file`,
+				`line 4: unknown_activation: activation "returns" is not in the activation file; add it, then redrive`,
 				"line 5: malformed:",
 			},
 			wantErr: "3 row(s) would be dead-lettered",

@@ -135,7 +135,7 @@ func (w *dlqWorld) seedMixed() {
 	w.seed(
 		dlq.Record{Class: dlq.InvalidRow, Reason: `mapping.consumer_email: "a***@example" is not an email address`, FailedAt: at(10),
 			Source: src("orders/A-1", rowValue("A-1", "ann@example"))},
-		dlq.Record{Class: dlq.UnknownActivation, Reason: `activation "returns" is not in this consumer's activation file`, FailedAt: at(11),
+		dlq.Record{Class: dlq.UnknownActivation, Reason: `activation "returns" is not in the activation file; add it, then redrive`, FailedAt: at(11),
 			Source: src("returns/R-1", []byte(`{"activation":"returns","row_id":"R-1","row":{"email":"rita@example.com"}}`))},
 		dlq.Record{Class: dlq.Rejected, Reason: "400 invalid locale", Attempts: 1, FailedAt: at(12),
 			Source: src("orders/A-2", rowValue("A-2", "bo@example.com"), kafka.Header{Key: "traceparent", Value: []byte("00-abc")})},

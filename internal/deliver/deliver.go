@@ -18,7 +18,6 @@ import (
 	"github.com/invitepipe/invitepipe/internal/mapping"
 	"github.com/invitepipe/invitepipe/internal/metrics"
 	"github.com/invitepipe/invitepipe/internal/ratelimit"
-	"github.com/invitepipe/invitepipe/internal/row"
 	"github.com/invitepipe/invitepipe/internal/trustpilot"
 )
 
@@ -55,6 +54,7 @@ type DeadLetters interface {
 // Handler delivers row messages; it implements consumer.Handler.
 type Handler struct {
 	cfg         Config
+	router      *mapping.Router
 	activations map[string]*route
 	gates       map[string]*gate
 	ledger      *ledger.Ledger
@@ -65,10 +65,8 @@ type Handler struct {
 	tries       *tries
 }
 
-// route is how an activation's rows travel: its mapper, its destination and its
-// max_age.
+// route is how an activation's rows travel: its destination and its max_age.
 type route struct {
-	mapper *mapping.Mapper
 	dest   *destination.Destination
 	gate   *gate
 	maxAge time.Duration
@@ -82,18 +80,17 @@ func New(cfg Config, f *activation.File, dests map[string]*destination.Destinati
 	if cfg.Lease <= 0 || cfg.MaxAttempts < 1 || cfg.MaxElapsed <= 0 || cfg.Backoff <= 0 || cfg.BackoffMax < cfg.Backoff || cfg.ProbeInterval <= 0 {
 		return nil, fmt.Errorf("deliver: lease, attempts, elapsed, backoff and probe interval must be positive (and the backoff cap at least the backoff): %+v", cfg)
 	}
-	h := &Handler{cfg: cfg, activations: map[string]*route{}, gates: map[string]*gate{}, ledger: l, limiter: rl, dead: dead, metrics: m, log: log, tries: newTries()}
+	h := &Handler{cfg: cfg, router: mapping.NewRouter(f), activations: map[string]*route{}, gates: map[string]*gate{}, ledger: l, limiter: rl, dead: dead, metrics: m, log: log, tries: newTries()}
 	for name := range dests {
 		h.gates[name] = newGate(name, cfg.ProbeInterval, m.DestinationPaused.WithLabelValues(name))
 	}
 	for i := range f.Activations {
 		a := &f.Activations[i]
 		d, ok := dests[a.Destination]
-		fd, _ := f.Destination(a.Destination)
-		if !ok || fd == nil {
+		if !ok {
 			return nil, fmt.Errorf("deliver: activation %s: destination %q has no client", a.ID, a.Destination)
 		}
-		h.activations[a.ID] = &route{mapper: mapping.New(a, fd), dest: d, gate: h.gates[a.Destination], maxAge: a.MaxAge}
+		h.activations[a.ID] = &route{dest: d, gate: h.gates[a.Destination], maxAge: a.MaxAge}
 	}
 	return h, nil
 }
@@ -147,14 +144,15 @@ type job struct {
 
 func (j *job) run() error {
 	j.try = j.h.tries.get(j.msg)
-	m, err := row.Decode(j.msg.Value)
+	found, err := j.h.router.Find(j.msg.Value)
 	if err != nil {
-		return j.deadLetter(dlq.Malformed, err.Error())
+		class := dlq.Malformed
+		if unknown := (*mapping.UnknownActivationError)(nil); errors.As(err, &unknown) {
+			class = dlq.UnknownActivation
+		}
+		return j.deadLetter(class, err.Error())
 	}
-	r, ok := j.h.activations[m.Activation]
-	if !ok {
-		return j.deadLetter(dlq.UnknownActivation, fmt.Sprintf("activation %q is not in this consumer's activation file; add it, then redrive", m.Activation))
-	}
+	m, r := found.Message, j.h.activations[found.Activation.ID]
 	emitted := m.EmittedAt
 	if emitted.IsZero() {
 		emitted = j.msg.Time // a row without emitted_at is as old as its Kafka record
@@ -162,10 +160,11 @@ func (j *job) run() error {
 	if age := time.Since(emitted); r.maxAge > 0 && age > r.maxAge {
 		return j.deadLetter(dlq.Stale, fmt.Sprintf("emitted %s ago, older than its activation's max_age %s: not sent late; redrive it if it should still go", age.Round(time.Second), r.maxAge))
 	}
-	inv, err := r.mapper.Map(m.Row)
+	routed, err := j.h.router.Map(found)
 	if err != nil {
 		return j.deadLetter(dlq.InvalidRow, err.Error())
 	}
+	inv := routed.Invitation
 	j.route, j.inv, j.backfill = r, inv, m.Backfill
 	if j.try.owner == "" {
 		j.try.owner = fmt.Sprintf("%s/%d/%d/%08x", j.h.cfg.Owner, j.msg.Partition, j.msg.Offset, rand.Uint32())

@@ -10,7 +10,7 @@ import (
 
 // Router turns row messages into invitations by their activation: decode, find the
 // activation in the file, map its row. It is how tools outside the consumer (check, DLQ
-// redrive) see a message as the consumer sees it.
+// redrive) see a message as the consumer sees it, and how the consumer sees it.
 type Router struct {
 	routes map[string]route // by activation id
 }
@@ -39,9 +39,20 @@ type Routed struct {
 	Invitation  trustpilot.Invitation
 }
 
-// Route decodes value and maps its row. The error is a *row.MalformedError, an
-// *UnknownActivationError or an *InvalidRowError; each has the Class of its dead letter.
+// Route decodes value and maps its row: Find, then Map. The error is a
+// *row.MalformedError, an *UnknownActivationError or an *InvalidRowError; each has the
+// Class of its dead letter.
 func (r *Router) Route(value []byte) (Routed, error) {
+	found, err := r.Find(value)
+	if err != nil {
+		return Routed{}, err
+	}
+	return r.Map(found)
+}
+
+// Find decodes value and finds its activation: a Routed without its Invitation. The
+// error is a *row.MalformedError or an *UnknownActivationError.
+func (r *Router) Find(value []byte) (Routed, error) {
 	msg, err := row.Decode(value)
 	if err != nil {
 		return Routed{}, err
@@ -50,13 +61,20 @@ func (r *Router) Route(value []byte) (Routed, error) {
 	if !ok {
 		return Routed{}, &UnknownActivationError{Activation: msg.Activation}
 	}
-	inv, err := rt.mapper.Map(msg.Row)
+	out := rt.Routed
+	out.Message = msg
+	return out, nil
+}
+
+// Map maps the row of found, a Routed that Find returned, to its invitation. The error
+// is an *InvalidRowError.
+func (r *Router) Map(found Routed) (Routed, error) {
+	inv, err := r.routes[found.Activation.ID].mapper.Map(found.Message.Row)
 	if err != nil {
 		return Routed{}, err
 	}
-	out := rt.Routed
-	out.Message, out.Invitation = msg, inv
-	return out, nil
+	found.Invitation = inv
+	return found, nil
 }
 
 // UnknownActivationError says a message names an activation the file does not have.
@@ -66,7 +84,7 @@ type UnknownActivationError struct {
 }
 
 func (e *UnknownActivationError) Error() string {
-	return fmt.Sprintf("%q is not an activation of the file", e.Activation)
+	return fmt.Sprintf("activation %q is not in the activation file; add it, then redrive", e.Activation)
 }
 
 // Class returns the dead-letter error class, "unknown_activation".
