@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 # A service a test needs is a failure in CI; set CI=true to get that locally too.
 TESTFLAGS ?= -race -count=1 -timeout 25m
 
-.PHONY: run build test test-unit services-up services-down lint bench clean
+.PHONY: run build test test-kafka39 test-unit services-up services-down lint bench clean
 
 ## run: start the Trustpilot sandbox on 127.0.0.1:8089 (the demo takes its place once it lands)
 run: build
@@ -20,6 +20,13 @@ build:
 ## test: start Kafka, Redis and PostgreSQL (scripts/services up) and run all tests against them
 test: services-up
 	eval "$$(scripts/services env)" && $(GO) test $(TESTFLAGS) ./...
+
+## test-kafka39: the smoke tests (rows through the consumer with group commits, produce --once,
+## SASL and TLS) against a second broker, Apache Kafka 3.9 (scripts/services up kafka39)
+KAFKA39_SMOKE := ^(TestEndToEnd|TestProducerToConsumer|TestSASLRoundTrip|TestTLSRoundTrip)$$
+test-kafka39: services-up
+	scripts/services up kafka39
+	eval "$$(scripts/services env kafka39)" && $(GO) test $(TESTFLAGS) -run '$(KAFKA39_SMOKE)' ./test/e2e/ ./internal/kafkaconn/
 
 ## test-unit: the tests that need no service (integration tests skip unless CI=true)
 test-unit:
