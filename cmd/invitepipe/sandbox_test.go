@@ -6,6 +6,7 @@ import (
 	"flag"
 	"io"
 	"net/http"
+	"os"
 	"reflect"
 	"regexp"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/invitepipe/invitepipe/internal/config"
 	"github.com/invitepipe/invitepipe/internal/sandbox"
 )
 
@@ -94,11 +96,12 @@ func TestParseSandboxArgs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			opts, err := parseSandboxArgs(tt.args, sandboxEnv(tt.env), io.Discard)
+			setSandboxEnv(t, tt.env)
+			cfg, err := parseSandboxArgs(tt.args, io.Discard)
 			if err != nil {
 				t.Fatalf("parse: %v", err)
 			}
-			tt.check(t, opts.cfg, opts.logLevel)
+			tt.check(t, cfg.Config(), cfg.LogLevel)
 		})
 	}
 }
@@ -118,12 +121,15 @@ func TestParseSandboxArgsErrors(t *testing.T) {
 		{"bad credentials", nil, []string{"--credentials", "nosecret"}, "KEY:SECRET"},
 		{"zero token TTL", nil, []string{"--token-ttl", "0s"}, "TokenTTL"},
 		{"bad environment value", map[string]string{"INVITEPIPE_SANDBOX_SEND_DELAY": "soon"}, nil, "INVITEPIPE_SANDBOX_SEND_DELAY"},
+		{"bad list item in the environment", map[string]string{"INVITEPIPE_SANDBOX_CREDENTIALS": "a:1,nosecret"}, nil, `INVITEPIPE_SANDBOX_CREDENTIALS: invalid sandbox configuration: credentials "nosecret": want KEY:SECRET`},
+		{"bad log level", map[string]string{"INVITEPIPE_SANDBOX_LOG_LEVEL": "loud"}, nil, `INVITEPIPE_SANDBOX_LOG_LEVEL: "loud" is not a level`},
 		{"unknown flag", nil, []string{"--nope"}, "--help"},
 		{"stray argument", nil, []string{"serve"}, `unexpected argument "serve"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := parseSandboxArgs(tt.args, sandboxEnv(tt.env), io.Discard)
+			setSandboxEnv(t, tt.env)
+			_, err := parseSandboxArgs(tt.args, io.Discard)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, tt.want)
 			}
@@ -132,27 +138,30 @@ func TestParseSandboxArgsErrors(t *testing.T) {
 }
 
 func TestSandboxUsageListsEveryFlag(t *testing.T) {
+	setSandboxEnv(t, map[string]string{"INVITEPIPE_SANDBOX_CREDENTIALS": "mine:t0psecret"})
 	var out strings.Builder
-	if _, err := parseSandboxArgs([]string{"--help"}, sandboxEnv(nil), &out); !errors.Is(err, flag.ErrHelp) {
+	if _, err := parseSandboxArgs([]string{"--help"}, &out); !errors.Is(err, flag.ErrHelp) {
 		t.Fatalf("--help: %v, want flag.ErrHelp", err)
 	}
 	usage := out.String()
-	flagLine := regexp.MustCompile(`(?m)^  --([a-z-]+)`)
-	detail := regexp.MustCompile(`(?m)^      default "[^"]*", env INVITEPIPE_SANDBOX_[A-Z_]+$`)
-	flags := flagLine.FindAllStringSubmatch(usage, -1)
-	if len(flags) != 17 || len(detail.FindAllString(usage, -1)) != len(flags) {
-		t.Fatalf("usage shows %d flags and %d default/env lines, want 17 of each:\n%s", len(flags), len(detail.FindAllString(usage, -1)), usage)
+	flags := regexp.MustCompile(`(?m)^  -([a-z-]+)`).FindAllStringSubmatch(usage, -1)
+	envs := regexp.MustCompile(`\(env (INVITEPIPE_SANDBOX_[A-Z_]+)\)`).FindAllStringSubmatch(usage, -1)
+	table := regexp.MustCompile(`(?m)^INVITEPIPE_SANDBOX_[A-Z_]+ `).FindAllString(usage, -1)
+	if len(flags) != 17 || len(envs) != 17 || len(table) != 17 {
+		t.Fatalf("usage shows %d flags, %d naming their variable and %d variables, want 17 of each:\n%s", len(flags), len(envs), len(table), usage)
 	}
 	for _, want := range []string{
-		`default "127.0.0.1:8089", env INVITEPIPE_SANDBOX_ADDR`,
-		`default "sandbox-api-key:sandbox-api-secret", env INVITEPIPE_SANDBOX_CREDENTIALS`,
-		`default "833/5m0s,10000/1h0m0s", env INVITEPIPE_SANDBOX_RATE_LIMIT`,
-		`default "10/1m0s", env INVITEPIPE_SANDBOX_MINT_LIMIT`,
-		`default "365", env INVITEPIPE_SANDBOX_FREQUENCY_DAYS`,
+		"-addr string\n", `(default "127.0.0.1:8089")`,
+		"(env INVITEPIPE_SANDBOX_CREDENTIALS)", "(default mine:***)", // the flag's default is the variable's value, secret hidden
+		"(default 833/5m0s,10000/1h0m0s)", "(default 10/1m0s)", "(default 365)",
+		"Environment:", "INVITEPIPE_SANDBOX_RATE_LIMIT", "833/5m,10000/1h",
 	} {
 		if !strings.Contains(usage, want) {
-			t.Errorf("usage lacks %q", want)
+			t.Errorf("usage lacks %q:\n%s", want, usage)
 		}
+	}
+	if strings.Contains(usage, "t0psecret") {
+		t.Errorf("usage reveals the configured secret:\n%s", usage)
 	}
 }
 
@@ -213,11 +222,17 @@ func TestRunSandboxServesUntilCancelled(t *testing.T) {
 	}
 }
 
-// sandboxEnv serves env as os.LookupEnv would.
-func sandboxEnv(env map[string]string) func(string) (string, bool) {
-	return func(k string) (string, bool) {
-		v, ok := env[k]
-		return v, ok
+// setSandboxEnv sets env for the test and unsets every other INVITEPIPE_SANDBOX_*
+// variable, so each case starts from the defaults.
+func setSandboxEnv(t *testing.T, env map[string]string) {
+	t.Helper()
+	for _, v := range config.Vars(&config.Sandbox{}) {
+		t.Setenv(v.Name, "") // restored after the test
+		if value, ok := env[v.Name]; ok {
+			os.Setenv(v.Name, value)
+		} else {
+			os.Unsetenv(v.Name)
+		}
 	}
 }
 

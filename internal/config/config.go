@@ -198,10 +198,19 @@ type Consumer struct {
 // Load reads spec (a pointer to one of this package's command structs) from the
 // environment and validates it. The error lists every problem, one per line.
 func Load(spec Validator) error {
+	if err := Read(spec); err != nil {
+		return err
+	}
+	return spec.Validate()
+}
+
+// Read reads spec from the environment without validating it, for a command whose flags
+// override its variables: it validates once the flags are parsed.
+func Read(spec any) error {
 	if err := envconfig.Process("", spec); err != nil {
 		return envError(err)
 	}
-	return spec.Validate()
+	return nil
 }
 
 // Validator is a configuration that can check itself.
@@ -212,10 +221,16 @@ type Validator interface {
 // envError turns envconfig's parse error into one that names the variable and the fix.
 func envError(err error) error {
 	var pe *envconfig.ParseError
-	if errors.As(err, &pe) {
-		return &FieldError{Var: pe.KeyName, Problem: fmt.Sprintf("%q is not a valid %s", pe.Value, pe.TypeName), Fix: typeHint(pe.TypeName)}
+	if !errors.As(err, &pe) {
+		return err
 	}
-	return err
+	hint := typeHint(pe.TypeName)
+	if hint == "" {
+		// A type that parses itself (a list, a rate window) says what is wrong in its own
+		// words, secrets hidden: the value itself may hold one.
+		return &FieldError{Var: pe.KeyName, Problem: pe.Err.Error()}
+	}
+	return &FieldError{Var: pe.KeyName, Problem: fmt.Sprintf("%q is not a valid %s", pe.Value, pe.TypeName), Fix: hint}
 }
 
 func typeHint(typeName string) string {
@@ -259,10 +274,15 @@ func (c *Common) Validate() error {
 	if strings.TrimSpace(c.Activations) == "" {
 		p.add("INVITEPIPE_ACTIVATIONS", "empty", "set the path of the activation file")
 	}
-	if _, err := zerolog.ParseLevel(c.LogLevel); err != nil || c.LogLevel == "" {
-		p.add("INVITEPIPE_LOG_LEVEL", fmt.Sprintf("%q is not a level", c.LogLevel), "use trace, debug, info, warn or error")
-	}
+	checkLogLevel(&p, "INVITEPIPE_LOG_LEVEL", c.LogLevel)
 	return p.err()
+}
+
+// checkLogLevel adds a problem when variable name holds no zerolog level.
+func checkLogLevel(p *problems, name, level string) {
+	if _, err := zerolog.ParseLevel(level); err != nil || level == "" {
+		p.add(name, fmt.Sprintf("%q is not a level", level), "use trace, debug, info, warn or error")
+	}
 }
 
 // SASL mechanisms the consumer and producer support.
@@ -534,10 +554,38 @@ func redactURL(raw string) string {
 func Usage(w io.Writer, spec any) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tDEFAULT\tMEANING")
-	eachVar(reflect.ValueOf(spec).Elem(), func(f reflect.StructField, _ reflect.Value) {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", f.Tag.Get("envconfig"), f.Tag.Get("default"), f.Tag.Get("desc"))
-	})
+	for _, v := range Vars(spec) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", v.Name, v.Default, v.Desc)
+	}
 	tw.Flush()
+}
+
+// Var is one INVITEPIPE_* variable of a configuration struct, as its tags declare it.
+type Var struct {
+	Name    string // the variable, e.g. INVITEPIPE_KAFKA_BROKERS
+	Default string // its default as text; "" when it has none
+	Desc    string // what it means
+	// Flag is the command-line flag that overrides the variable (tag flag, without
+	// dashes); "" when none does.
+	Flag string
+	// Field points at the field of spec that holds the value, e.g. a *time.Duration.
+	Field any
+}
+
+// Vars lists the variables of spec, a pointer to a configuration struct, in field order
+// (embedded sections in place).
+func Vars(spec any) []Var {
+	var out []Var
+	eachVar(reflect.ValueOf(spec).Elem(), func(f reflect.StructField, v reflect.Value) {
+		out = append(out, Var{
+			Name:    f.Tag.Get("envconfig"),
+			Default: f.Tag.Get("default"),
+			Desc:    f.Tag.Get("desc"),
+			Flag:    f.Tag.Get("flag"),
+			Field:   v.Addr().Interface(),
+		})
+	})
+	return out
 }
 
 // Check is the configuration of `invitepipe check`.

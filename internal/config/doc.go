@@ -6,6 +6,11 @@
 //     picked up by accident.
 //   - Load never panics. It returns every problem at once, each naming the variable and
 //     the fix, so a bad deployment stops at start with one actionable message.
+//   - A list variable (List, Strings) is comma-separated; items are trimmed and blank
+//     ones skipped, so an empty value is an empty list; a value replaces the default.
+//   - A variable's flag tag names the command-line flag that overrides it (Vars lists
+//     both); such a command reads the environment with Read and validates after its
+//     flags.
 //   - String never reveals a secret: passwords, in variables or inside URLs, print as
 //     "REDACTED".
 package config
