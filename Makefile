@@ -9,9 +9,10 @@ TESTFLAGS ?= -race -count=1 -timeout 25m
 
 .PHONY: run build test test-kafka39 test-unit services-up services-down lint bench clean
 
-## run: start the Trustpilot sandbox on 127.0.0.1:8089 (the demo takes its place once it lands)
+## run: build, then run the whole pipeline in one process on the example data (embedded
+## Kafka, Redis and Trustpilot sandbox; invitepipe demo --help), until Ctrl-C
 run: build
-	$(BIN) sandbox
+	$(BIN) demo
 
 ## build: compile bin/invitepipe
 build:

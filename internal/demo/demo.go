@@ -149,7 +149,9 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}()
 
 	fmt.Fprintf(opts.Out, "invitepipe demo: %s, %s, %s\n", env.kafkaText, env.redisText, env.trustpilotText)
-	env.throttle(opts.Throttle)
+	env.throttle(opts.Throttle, func() int64 {
+		return count(parts.Metrics.Requests.WithLabelValues(opts.Throttle.Destination, "429"))
+	})
 	sums, err := produce(ctx, env, parts, jobs, opts)
 	if err != nil {
 		return Summary{}, err

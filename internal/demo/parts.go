@@ -200,8 +200,10 @@ func (e *environment) startTrustpilot(ctx context.Context, f *activation.File, o
 	return nil
 }
 
-// throttle has the embedded sandbox answer 429 to t's destination from now for t.For.
-func (e *environment) throttle(t Throttle) {
+// throttle has the embedded sandbox answer 429 to t's destination until t.For after
+// its first 429 answer (throttled counts them), so the destination's rows wait however
+// long the consumer took to start.
+func (e *environment) throttle(t Throttle, throttled func() int64) {
 	if e.sandbox == nil || t.Destination == "" || t.For <= 0 {
 		return
 	}
@@ -209,8 +211,31 @@ func (e *environment) throttle(t Throttle) {
 	// The sandbox was built from the file's destinations, so the unit is known and
 	// SetFaults cannot fail.
 	_ = e.sandbox.SetFaults(sandbox.Faults{Forced: map[string]sandbox.ForcedStatus{unit: {Status: 429, Message: "Too many requests"}}})
-	timer := time.AfterFunc(t.For, func() { _ = e.sandbox.SetFaults(sandbox.Faults{}) })
-	e.closers = append(e.closers, func() { timer.Stop() })
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = e.sandbox.SetFaults(sandbox.Faults{}) }()
+		tick := time.NewTicker(watchTick)
+		defer tick.Stop()
+		for throttled() == 0 {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+		}
+		timer := time.NewTimer(t.For)
+		defer timer.Stop()
+		select {
+		case <-stop:
+		case <-timer.C:
+		}
+	}()
+	e.closers = append(e.closers, func() {
+		close(stop)
+		<-done
+	})
 }
 
 // close stops what start started, in reverse order.

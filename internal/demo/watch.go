@@ -116,12 +116,21 @@ func (s status) line(total int64) string {
 	return text
 }
 
+// short is the progress in few words, for the live line.
+func (s status) short() string {
+	text := fmt.Sprintf("sent %d, dup %d, dlq %d", s.sent, s.duplicates, s.deadLettered)
+	if s.waiting > 0 {
+		text += fmt.Sprintf(", waiting %d %s", s.waiting, strings.Join(s.why, " "))
+	}
+	return text
+}
+
 // show updates the live line, or prints a plain line when the progress changed and the
 // last one is older than plainEvery.
 func (w *watch) show(s status, total int64) {
 	line := s.line(total)
 	if w.bar != nil {
-		w.bar.Describe(line)
+		w.bar.Describe(s.short())
 		_ = w.bar.Set64(s.outcomes())
 		return
 	}
@@ -144,8 +153,9 @@ func (w *watch) done(s status, total int64) {
 func newBar(out io.Writer, total int64) *progressbar.ProgressBar {
 	return progressbar.NewOptions64(total,
 		progressbar.OptionSetWriter(out),
-		progressbar.OptionSetWidth(20),
-		progressbar.OptionSetElapsedTime(true),
+		progressbar.OptionSetWidth(10),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetElapsedTime(false),
 		progressbar.OptionThrottle(watchTick),
 		progressbar.OptionClearOnFinish(),
 	)
