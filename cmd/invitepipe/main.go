@@ -36,6 +36,7 @@ func commands() []command {
 		{name: "check", summary: "validate the activation file and preview invitation JSON for sample rows", run: runCheck},
 		{name: "replay", summary: "move the consumer group's offsets to read rows again (or skip them); prints the plan, --execute applies it", run: runReplay},
 		{name: "dlq", summary: "list, show and redrive dead-letter records (redrive is a dry run unless --execute)", run: runDLQ},
+		{name: "bench", summary: "load test: rows through the consumer to the sandbox; throughput, latency and CPU per part (correctness checked)", run: runBench},
 		{name: "version", summary: "print the version", run: runVersion},
 	}
 }

@@ -111,13 +111,13 @@ type Part struct {
 // Redis is the Redis commands of the run; see the package documentation for what each
 // counts. A nil field was not measured.
 type Redis struct {
-	ServerCommands               *int64   `json:"server_commands"`
-	ServerCommandsPerInvitation  *float64 `json:"server_commands_per_invitation"`
-	ClientRoundTrips             *int64   `json:"client_round_trips"`
+	ServerCommands                *int64   `json:"server_commands"`
+	ServerCommandsPerInvitation   *float64 `json:"server_commands_per_invitation"`
+	ClientRoundTrips              *int64   `json:"client_round_trips"`
 	ClientRoundTripsPerInvitation *float64 `json:"client_round_trips_per_invitation"`
-	ClientCommands               *int64   `json:"client_commands"`
-	ClientCommandsPerInvitation  *float64 `json:"client_commands_per_invitation"`
-	Note                         string   `json:"note"`
+	ClientCommands                *int64   `json:"client_commands"`
+	ClientCommandsPerInvitation   *float64 `json:"client_commands_per_invitation"`
+	Note                          string   `json:"note"`
 }
 
 // Point is one bucket of the run: invitations accepted per second in it and the
