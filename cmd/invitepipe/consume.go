@@ -13,6 +13,7 @@ import (
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/admin"
 	"github.com/invitepipe/invitepipe/internal/config"
+	"github.com/invitepipe/invitepipe/internal/consumer"
 	"github.com/invitepipe/invitepipe/internal/destination"
 	"github.com/invitepipe/invitepipe/internal/logging"
 	"github.com/invitepipe/invitepipe/internal/wiring"
@@ -100,7 +101,7 @@ func (p *pipeline) run(ctx context.Context) error {
 	if err := <-adminDone; err != nil {
 		p.log.Warn().Err(err).Msg("admin server")
 	}
-	if cause := context.Cause(runCtx); errors.Is(cause, errWedged) {
+	if cause := context.Cause(runCtx); errors.Is(cause, consumer.ErrWedged) {
 		return cause
 	}
 	p.log.Info().Msg("stopped cleanly")
@@ -124,34 +125,12 @@ func (p *pipeline) deriveDeferMaxAge(ctx context.Context) {
 	}
 }
 
-// errWedged is the watchdog's reason to stop.
-var errWedged = errors.New("watchdog: no progress while the group has lag")
-
-// watchdog stops the consumer when nothing was fetched or finished for
-// WatchdogTimeout while the group has lag and no message waits for its destination
-// (waiting messages are held on purpose). Kubernetes then restarts the pod.
+// watchdog stops the consumer once Consumer.Watchdog finds it wedged.
 func (p *pipeline) watchdog(ctx context.Context, stop context.CancelCauseFunc) {
-	every := min(p.cfg.WatchdogTimeout/4, time.Minute)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		idle := time.Since(p.parts.Consumer.LastProgress())
-		if idle < p.cfg.WatchdogTimeout || p.parts.Consumer.Held() || len(p.parts.Handler.Paused()) > 0 {
-			continue
-		}
-		lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		lag, err := p.parts.Consumer.Lag(lctx)
-		cancel()
-		if err == nil && lag > 0 {
-			p.log.Error().Dur("idle", idle).Int64("lag", lag).Msg("no progress while the group has lag: stopping so the pod is restarted")
-			stop(fmt.Errorf("%w: idle %s, lag %d", errWedged, idle.Round(time.Second), lag))
-			return
-		}
+	paused := func() bool { return len(p.parts.Handler.Paused()) > 0 }
+	if err := p.parts.Consumer.Watchdog(ctx, p.cfg.WatchdogTimeout, paused); err != nil {
+		p.log.Error().Err(err).Msg("no progress while the group has lag: stopping so the pod is restarted")
+		stop(err)
 	}
 }
 

@@ -26,7 +26,6 @@ type Server struct {
 	mu     sync.Mutex
 	checks map[string]func(context.Context) error
 	paused func() []string
-	alive  func() error
 }
 
 // New returns a server for addr exposing reg on /metrics.
@@ -57,14 +56,6 @@ func (s *Server) SetPaused(fn func() []string) {
 	s.mu.Unlock()
 }
 
-// SetLiveness sets the check behind /livez: it should fail only when the process is
-// wedged (e.g. nothing fetched for a long time while lag exists).
-func (s *Server) SetLiveness(fn func() error) {
-	s.mu.Lock()
-	s.alive = fn
-	s.mu.Unlock()
-}
-
 // Drain makes /readyz answer 503 from now on.
 func (s *Server) Drain() { s.draining.Store(true) }
 
@@ -92,16 +83,9 @@ func (s *Server) Listen() (net.Listener, error) {
 	return net.Listen("tcp", s.srv.Addr)
 }
 
+// livez answers 200 while the process serves: a wedged consumer stops itself (the
+// watchdog), and its dependencies are /readyz's concern.
 func (s *Server) livez(w http.ResponseWriter, _ *http.Request) {
-	s.mu.Lock()
-	alive := s.alive
-	s.mu.Unlock()
-	if alive != nil {
-		if err := alive(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-	}
 	_, _ = w.Write([]byte("ok\n"))
 }
 
