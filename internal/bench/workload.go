@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -89,22 +90,25 @@ func newWorkload(o *Options, run string) (*workload, error) {
 }
 
 // plan spreads duplicates and bad rows evenly through the messages, so every part of the
-// run sees them: message k is bad when the running count of bad rows due by k grows,
-// likewise for duplicates, and valid otherwise. Valid rows go round the activations.
+// run sees them: message k is bad while fewer bad rows were planned than are due by k,
+// likewise for duplicates (due half a period earlier, so they never collide with the
+// last bad row), and valid otherwise. Valid rows go round the activations.
 func (w *workload) plan(o *Options, run string, acts []activationFile) {
-	w.rows = make([]planned, o.Rows)
+	n := o.Rows
+	w.rows = make([]planned, n)
+	badTotal := int(math.Round(o.BadRatio * float64(n)))
+	dupTotal := int(math.Round(o.DuplicateRatio * float64(n)))
 	var valid []int
 	for k := range w.rows {
-		due := func(ratio float64, have int) bool { return int(ratio*float64(k+1)) > have }
 		switch {
-		case due(o.BadRatio, w.bad):
+		case badTotal*(k+1)/n > w.bad:
 			kind := malformedRow
 			if w.bad%2 == 1 {
 				kind = invalidEmailRow
 			}
 			w.rows[k] = planned{activation: acts[k%len(acts)].ID, rowID: fmt.Sprintf("%s-%d", run, k), kind: kind}
 			w.bad++
-		case len(valid) > 0 && due(o.DuplicateRatio, w.dups):
+		case len(valid) > 0 && (dupTotal*(k+1)+n/2)/n > w.dups:
 			of := valid[(w.dups*7919)%len(valid)] // an earlier row, not always the last
 			w.rows[k] = w.rows[of]
 			w.rows[k].kind, w.rows[k].of = duplicateRow, of
