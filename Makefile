@@ -44,9 +44,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-## bench: benchmarks (numbers go into BENCHMARKS.md with the machine and the command)
-bench:
+## bench: benchmarks, then invitepipe bench (50,000 rows through a consumer process to the
+## sandbox, on the test services; report in bin/bench.json and bin/bench.svg). Numbers go
+## into BENCHMARKS.md with the machine and the command.
+bench: build services-up
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	eval "$$(scripts/services env)" && $(BIN) bench --rows 50000 --kafka "$$INVITEPIPE_TEST_KAFKA_BROKERS" --redis "$$INVITEPIPE_TEST_REDIS_URL" --json bin/bench.json --plot bin/bench.svg
 
 clean:
 	rm -rf bin
