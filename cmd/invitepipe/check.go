@@ -248,7 +248,6 @@ func checkOnline(ctx context.Context, w io.Writer, f *activation.File, tp config
 		for _, s := range mapping.Settings(a, d) {
 			if err := unknownTemplate(a.ID, d, s, list); err != nil {
 				errs = append(errs, err)
-				fmt.Fprintf(w, "  %v\n", err)
 			}
 		}
 	}
