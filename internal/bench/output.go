@@ -23,7 +23,10 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t"+format+"\n", append([]any{name}, args...)...)
 	}
 	consumer := "in this process"
-	if s.Processes > 0 {
+	switch {
+	case s.Processes == 1:
+		consumer = "1 process"
+	case s.Processes > 1:
 		consumer = fmt.Sprintf("%d processes", s.Processes)
 	}
 	fmt.Fprintf(tw, "invitepipe bench, run %s (%d CPUs; timings depend on what else runs on the machine)\n", rep.Run, s.CPUs)
