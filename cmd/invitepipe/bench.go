@@ -28,7 +28,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Float64Var(&o.BadRatio, "bad", 0.01, "share of messages to dead-letter (half not JSON, half an invalid email)")
 	fs.Float64Var(&o.Rate, "rate", 0, "rows written per second (0: as fast as Kafka takes them)")
 	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the run's rows and dead-letter topics")
-	fs.IntVar(&o.Processes, "processes", 1, "`invitepipe consume` processes (0: the consumer in this process, which also counts its Redis round trips)")
+	fs.IntVar(&o.Processes, "processes", 1, "consumer processes, each an invitepipe consume (0: the consumer in this process, which also counts its Redis round trips)")
 	fs.DurationVar(&o.LatencyMin, "latency-min", 20*time.Millisecond, "least latency the sandbox adds to an invitation call")
 	fs.DurationVar(&o.LatencyMax, "latency-max", 80*time.Millisecond, "most latency the sandbox adds (uniform between min and max)")
 	faults := fs.String("faults", "none", "sandbox fault rates, KIND=RATE pairs such as 503=0.01,500=0.005 (kinds: 500 500fault 503 520 403html 429 timeout accept+500 accept+timeout)")
