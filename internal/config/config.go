@@ -137,6 +137,15 @@ type Processing struct {
 	// past it a waiting message keeps only its offset and is read again from Kafka when
 	// its destination is ready. Default 10000.
 	DeferBuffer int `envconfig:"INVITEPIPE_DEFER_BUFFER" default:"10000" desc:"waiting messages whose bodies are kept in memory; the rest are read again from Kafka"`
+	// RedisPipeline batches the ledger's and the rate limiter's commands of concurrent
+	// messages into Redis pipelines (go-redis autopipelining): the commands that arrive
+	// while a batch is under way go out together in the next one, one round trip for
+	// many messages. Default true.
+	RedisPipeline bool `envconfig:"INVITEPIPE_REDIS_PIPELINE" default:"true" desc:"batch the Redis commands of concurrent messages into pipelines"`
+	// RedisPipelineDelay is how long a batch may wait for more commands before it goes
+	// (with INVITEPIPE_REDIS_PIPELINE): larger batches for less CPU, at that much latency
+	// per command. Default 0s: no wait beyond a batch under way.
+	RedisPipelineDelay time.Duration `envconfig:"INVITEPIPE_REDIS_PIPELINE_DELAY" default:"0s" desc:"how long a Redis batch may wait for more commands (0: none)"`
 	// WatchdogTimeout: the process exits non-zero when nothing was fetched for this long
 	// while the group has lag. Default 10m; 0 turns the watchdog off.
 	WatchdogTimeout time.Duration `envconfig:"INVITEPIPE_WATCHDOG_TIMEOUT" default:"10m" desc:"exit when nothing is fetched this long while lag exists (0: off)"`
@@ -170,6 +179,10 @@ func (p *Processing) Validate() error {
 	}
 	if p.DeferBuffer < 0 {
 		ps.add("INVITEPIPE_DEFER_BUFFER", fmt.Sprintf("%d is negative", p.DeferBuffer), "use 0 (read every waiting message again) or more")
+	}
+	if p.RedisPipelineDelay < 0 || p.RedisPipelineDelay > 10*time.Millisecond {
+		ps.add("INVITEPIPE_REDIS_PIPELINE_DELAY", fmt.Sprintf("%s is not between 0s and 10ms", p.RedisPipelineDelay),
+			"use 0s or a few hundred microseconds: every Redis command waits up to it, and a crash turns the calls of a longer wait into unknown outcomes")
 	}
 	if p.WatchdogTimeout < 0 {
 		ps.add("INVITEPIPE_WATCHDOG_TIMEOUT", "is negative", `use a duration such as "10m", or 0 to turn the watchdog off`)

@@ -50,6 +50,32 @@ func TestConformanceRedis(t *testing.T) {
 	})
 }
 
+// TestConformanceRedisAutopipelined runs the suite through go-redis's autopipeliner, as
+// the consumer does (INVITEPIPE_REDIS_PIPELINE): concurrent scripts share pipelines.
+func TestConformanceRedisAutopipelined(t *testing.T) {
+	t.Parallel()
+	url := testenv.RedisURL(t)
+	runConformance(t, backend{
+		client: func(t *testing.T) redis.UniversalClient { return autopipelined(t, parseURL(t, url)) },
+		private: func(t *testing.T) (redis.UniversalClient, func()) {
+			own := testenv.StartRedis(t)
+			opts := parseURL(t, own.URL)
+			opts.MaxRetries = -1
+			return autopipelined(t, opts), func() { own.Stop(t) }
+		},
+	})
+}
+
+// autopipelined returns the autopipeliner of a new client with opts.
+func autopipelined(t testing.TB, opts *redis.Options) redis.UniversalClient {
+	ap, err := newClient(t, opts).AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ap.Close() })
+	return ap
+}
+
 func runConformance(t *testing.T, b backend) {
 	t.Run("first Count slots at once, then a wait", func(t *testing.T) {
 		t.Parallel()

@@ -39,7 +39,10 @@ type Options struct {
 
 // Consumer is the consumer's parts, wired.
 type Consumer struct {
-	Redis    redis.UniversalClient
+	Redis redis.UniversalClient
+	// Hot is the client of the per-message commands (the ledger's and the rate
+	// limiter's): Redis's autopipeliner with INVITEPIPE_REDIS_PIPELINE, else Redis.
+	Hot      redis.UniversalClient
 	DLQ      *dlq.Writer
 	Handler  *deliver.Handler
 	Consumer *consumer.Consumer
@@ -68,7 +71,16 @@ func New(cfg config.Consumer, f *activation.File, opts Options, log zerolog.Logg
 	if err != nil {
 		return nil, err
 	}
-	p := &Consumer{Redis: rdb, DLQ: dlq.NewWriter(conn, cfg.DLQTopic), Metrics: metrics.New(opts.Version)}
+	p := &Consumer{Redis: rdb, Hot: rdb, DLQ: dlq.NewWriter(conn, cfg.DLQTopic), Metrics: metrics.New(opts.Version)}
+	if cfg.RedisPipeline {
+		// Batches run on the autopipeliner's own context, so a caller's deadline does
+		// not cut a queued command short; the client's timeouts bound it.
+		ap, err := rdb.AutoPipelineWithOptions(&redis.AutoPipelineOptions{MaxFlushDelay: cfg.RedisPipelineDelay})
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("INVITEPIPE_REDIS_PIPELINE: %w", err), rdb.Close())
+		}
+		p.Hot = ap
+	}
 	if err := p.wire(cfg, f, dests, conn, opts, log); err != nil {
 		return nil, errors.Join(err, p.Close())
 	}
@@ -77,11 +89,11 @@ func New(cfg config.Consumer, f *activation.File, opts Options, log zerolog.Logg
 
 // wire builds the ledger, the limiter, the progress store, the Handler and the Consumer.
 func (p *Consumer) wire(cfg config.Consumer, f *activation.File, dests map[string]*destination.Destination, conn *kafkaconn.Conn, opts Options, log zerolog.Logger) error {
-	ldg, err := ledger.New(p.Redis, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention})
+	ldg, err := ledger.New(p.Hot, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention})
 	if err != nil {
 		return err
 	}
-	lim, err := ratelimit.New(p.Redis, opts.Limiter)
+	lim, err := ratelimit.New(p.Hot, opts.Limiter)
 	if err != nil {
 		return err
 	}
@@ -132,11 +144,16 @@ func deferBuffer(n int) int {
 	return n
 }
 
-// Close closes the dead-letter writer and the Redis client.
+// Close closes the dead-letter writer and the Redis clients.
 func (p *Consumer) Close() error {
 	var errs []error
 	if err := p.DLQ.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the dead-letter writer: %w", err))
+	}
+	if p.Hot != p.Redis {
+		if err := p.Hot.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the Redis autopipeliner: %w", err))
+		}
 	}
 	if err := p.Redis.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the Redis client: %w", err))
