@@ -2,7 +2,9 @@ package kafkaconn
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 )
@@ -15,6 +17,26 @@ type Range struct {
 
 // Ranges returns the range of every partition of topic, by partition id.
 func (c *Conn) Ranges(ctx context.Context, topic string) (map[int]Range, error) {
+	// A partition whose leader moves or was just elected answers a retriable error for
+	// a moment (Not Leader For Partition, Leader Not Available): ask again, briefly.
+	for tries := 1; ; tries++ {
+		out, err := c.ranges(ctx, topic)
+		var ke kafka.Error
+		if err == nil || !errors.As(err, &ke) || !ke.Temporary() || tries == rangeTries {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// rangeTries bounds the tries of Ranges: 3 s of a partition without a leader.
+const rangeTries = 30
+
+func (c *Conn) ranges(ctx context.Context, topic string) (map[int]Range, error) {
 	client := &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: c.Transport}
 	meta, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
 	if err != nil {
