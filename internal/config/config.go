@@ -106,8 +106,10 @@ type Delivery struct {
 type Processing struct {
 	// Concurrency bounds the messages handled at once by one process. Default 256.
 	Concurrency int `envconfig:"INVITEPIPE_CONCURRENCY" default:"256" desc:"messages handled at once by one process"`
-	// PartitionConcurrency bounds the messages of one partition handled at once. Default 32.
-	PartitionConcurrency int `envconfig:"INVITEPIPE_PARTITION_CONCURRENCY" default:"32" desc:"messages of one partition handled at once"`
+	// PartitionConcurrency bounds the messages of one partition handled at once. Default
+	// 256, as many as the process: one partition alone can keep every call slot busy
+	// (5,000 invitations/s at 20 ms per call need 100 in flight).
+	PartitionConcurrency int `envconfig:"INVITEPIPE_PARTITION_CONCURRENCY" default:"256" desc:"messages of one partition handled at once"`
 	// RetryMaxAttempts is how many calls a message may make before retries_exhausted.
 	// Default 10.
 	RetryMaxAttempts int `envconfig:"INVITEPIPE_RETRY_MAX_ATTEMPTS" default:"10" desc:"calls per message before it is dead-lettered as retries_exhausted"`

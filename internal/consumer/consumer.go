@@ -48,7 +48,8 @@ type Config struct {
 	Topic string
 	// Group is the consumer group. Required.
 	Group string
-	// PartitionInflight bounds the messages of one partition handled at once. Default 32.
+	// PartitionInflight bounds the messages of one partition handled at once. Default
+	// MaxInflight: one partition can keep every slot busy.
 	PartitionInflight int
 	// MaxInflight bounds the messages handled at once by the process. Default 256.
 	MaxInflight int
@@ -84,8 +85,8 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
-	setDefault(&c.PartitionInflight, 32)
 	setDefault(&c.MaxInflight, 256)
+	setDefault(&c.PartitionInflight, c.MaxInflight)
 	setDefault(&c.MaxDeferredBodies, 10000)
 	setDefault(&c.RescanBatch, 1024)
 	setDefault(&c.CommitInterval, time.Second)

@@ -20,9 +20,9 @@ import (
 // Redis stops and starts again, the destination refuses every call (403) and then
 // works, and three replicas share one destination's rate limit.
 
-// maxInflight bounds the messages one consumer handles at once with the harness's three
-// partitions: INVITEPIPE_PARTITION_CONCURRENCY's default (32) each.
-const maxInflight = 3 * 32
+// maxInflight bounds the messages one consumer handles at once: INVITEPIPE_CONCURRENCY's
+// default (256; a partition may use all of it, INVITEPIPE_PARTITION_CONCURRENCY's default).
+const maxInflight = 256
 
 // TestRedisRestart stops Redis while rows flow and starts it again a few seconds later:
 // no invitation is sent while the ledger is unreachable (only the calls already past it

@@ -150,11 +150,11 @@ func runIsolation(t *testing.T, tc isolationCase, aRows int) {
 		first := firstOffsets(s.scan(ends), "b/")
 		s.waitCommitsAt(first, "while B waits")
 		// B is probed, not hammered: beyond the calls under way when it closed (at most
-		// INVITEPIPE_PARTITION_CONCURRENCY's 32 per partition), each partition tries one
-		// message when its wait ends, at most once per probe interval.
+		// maxInflight), each partition tries one message when its wait ends, at most once
+		// per probe interval.
 		elapsed := time.Since(start)
 		calls := s.callsAnswered(tc.status)
-		most := tc.partitions*32 + tc.partitions*(int(elapsed/s.envDuration("INVITEPIPE_DESTINATION_PROBE_INTERVAL"))+1)
+		most := maxInflight + tc.partitions*(int(elapsed/s.envDuration("INVITEPIPE_DESTINATION_PROBE_INTERVAL"))+1)
 		t.Logf("commits while B waits: %v; first B message per partition: %v; calls answered %d in %s: %d (at most %d)",
 			s.committed(), first, tc.status, elapsed.Round(time.Millisecond), calls, most)
 		if calls > most {
