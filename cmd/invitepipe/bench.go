@@ -28,6 +28,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.Float64Var(&o.BadRatio, "bad", 0.01, "share of messages to dead-letter (half not JSON, half an invalid email)")
 	fs.Float64Var(&o.Rate, "rate", 0, "rows written per second (0: as fast as Kafka takes them)")
 	fs.IntVar(&o.Partitions, "partitions", 6, "partitions of the run's rows and dead-letter topics")
+	consumerCmd := fs.String("consumer-cmd", "", "run this command line (split at spaces) instead of invitepipe consume, to measure another consumer on the same workload, e.g. 'bench/benthos/benthos -c bench/benthos/config.yaml'; it needs --destinations 1 --activations 1 and gets the INVITEPIPE_* settings plus BENCH_TP_ACCESS_TOKEN, BENCH_TP_BUSINESS_UNIT_ID, BENCH_TP_BUSINESS_USER_ID, BENCH_TP_SERVICE_TEMPLATE_ID, BENCH_TP_SENDER_NAME and BENCH_CALLS_IN_FLIGHT")
 	fs.IntVar(&o.Processes, "processes", 1, "consumer processes, each an invitepipe consume (0: the consumer in this process, which also counts its Redis round trips)")
 	fs.DurationVar(&o.LatencyMin, "latency-min", 20*time.Millisecond, "least latency the sandbox adds to an invitation call")
 	fs.DurationVar(&o.LatencyMax, "latency-max", 80*time.Millisecond, "most latency the sandbox adds (uniform between min and max)")
@@ -66,6 +67,11 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		return fmt.Errorf("cannot find this program to start consumer processes: %w", err)
 	}
 	o.Consumer, o.Command, o.Version, o.Progress = cfg, []string{exe, "consume"}, version, os.Stderr
+	if *consumerCmd != "" {
+		if o.Command, o.Contender, err = bench.ParseCommand(*consumerCmd); err != nil {
+			return err
+		}
+	}
 	rep, err := bench.Run(ctx, o)
 	if rep == nil {
 		return err

@@ -19,6 +19,8 @@ func TestBenchRefusesBadFlags(t *testing.T) {
 		{"fault without a rate", []string{"--faults", "503"}, `--faults "503"`},
 		{"no rows", []string{"--rows", "0"}, "--rows 0"},
 		{"budget not a window", []string{"--budget", "lots"}, "LIMIT/DURATION"},
+		{"blank consumer command", []string{"--consumer-cmd", " "}, `--consumer-cmd " "`},
+		{"consumer command with three destinations", []string{"--consumer-cmd", "benthos", "--destinations", "3"}, "give --destinations 1 --activations 1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
@@ -35,7 +37,7 @@ func TestBenchHelpListsFlagsAndVariables(t *testing.T) {
 	if code := run(context.Background(), []string{"bench", "--help"}, &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
-	for _, want := range []string{"-rows", "-processes", "-plot", "-json", "INVITEPIPE_CONCURRENCY"} {
+	for _, want := range []string{"-rows", "-processes", "-plot", "-json", "-consumer-cmd", "BENCH_TP_ACCESS_TOKEN", "INVITEPIPE_CONCURRENCY"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("--help lacks %q:\n%s", want, out.String())
 		}

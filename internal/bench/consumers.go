@@ -127,8 +127,9 @@ type processes struct {
 }
 
 // startProcesses starts n consumer processes with the environment they inherit plus
-// the run's settings and secrets; each writes its logs to consumer-<i>.log in dir.
-func startProcesses(n int, command []string, cfg config.Consumer, secrets map[string]string, dir string) (*processes, error) {
+// the run's settings and vars (secrets among them); each writes its logs to
+// consumer-<i>.log in dir.
+func startProcesses(n int, command []string, cfg config.Consumer, vars map[string]string, dir string) (*processes, error) {
 	env := append(os.Environ(),
 		"INVITEPIPE_ACTIVATIONS="+cfg.Activations,
 		"INVITEPIPE_LOG_LEVEL="+cfg.LogLevel,
@@ -144,7 +145,7 @@ func startProcesses(n int, command []string, cfg config.Consumer, secrets map[st
 		"INVITEPIPE_DEFER_MAX_AGE="+cfg.DeferMaxAge.String(),
 		"INVITEPIPE_WATCHDOG_TIMEOUT="+cfg.WatchdogTimeout.String(),
 	)
-	for name, v := range secrets {
+	for name, v := range vars {
 		env = append(env, name+"="+v)
 	}
 	p := &processes{}

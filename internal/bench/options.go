@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,12 @@ type Options struct {
 	// environment is added, e.g. {"/usr/local/bin/invitepipe", "consume"}. Needed when
 	// Processes > 0.
 	Command []string
+	// Contender, when set, names another program that Command starts instead of
+	// `invitepipe consume` (e.g. "benthos"), to measure it on the same workload. It
+	// gets the INVITEPIPE_* variables a consumer process gets, plus the BENCH_*
+	// variables of contenderEnv (the one destination's settings, an access token, the
+	// calls in flight invitepipe allows), so it needs one destination and activation.
+	Contender string
 	// LatencyMin and LatencyMax bound the sandbox's added latency per invitation call,
 	// drawn uniformly between them.
 	LatencyMin, LatencyMax time.Duration
@@ -117,6 +124,14 @@ func (o *Options) Validate() error {
 	if o.Processes > 0 && len(o.Command) == 0 {
 		bad("consumer processes need the command that starts one")
 	}
+	if o.Contender != "" {
+		if o.Processes < 1 {
+			bad("--consumer-cmd with --processes %d: another consumer runs as processes: give --processes 1 or more", o.Processes)
+		}
+		if o.Destinations != 1 || o.Activations != 1 {
+			bad("--consumer-cmd with --destinations %d --activations %d: another consumer is told one destination and one activation: give --destinations 1 --activations 1", o.Destinations, o.Activations)
+		}
+	}
 	if o.LatencyMin < 0 || o.LatencyMax < o.LatencyMin {
 		bad("--latency-min %s, --latency-max %s: want 0 <= min <= max", o.LatencyMin, o.LatencyMax)
 	}
@@ -130,6 +145,17 @@ func (o *Options) Validate() error {
 		bad("bucket %s: want a positive duration or 0 for 1s", o.Bucket)
 	}
 	return errors.Join(errs...)
+}
+
+// ParseCommand splits the command line of --consumer-cmd at white space (no quoting:
+// put a program whose path has spaces behind a link) and returns it with the
+// contender's name, the program's base name.
+func ParseCommand(s string) (command []string, name string, err error) {
+	command = strings.Fields(s)
+	if len(command) == 0 {
+		return nil, "", fmt.Errorf("%w: --consumer-cmd %q: give the program and its arguments, e.g. 'bench/benthos/benthos -c bench/benthos/config.yaml'", ErrInvalidOptions, s)
+	}
+	return command, filepath.Base(command[0]), nil
 }
 
 // Mix weighs the invitation types of the activations: with service=2,product=1,both=1

@@ -32,7 +32,7 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(tw, "invitepipe bench, run %s (%d CPUs; timings depend on what else runs on the machine)\n", rep.Run, s.CPUs)
 	row("rows", "%d written: %d valid, %d duplicates, %d bad; %d destinations, %d activations (%s)",
 		rep.Rows.Written, rep.Rows.Valid, rep.Rows.Duplicates, rep.Rows.Bad, s.Destinations, s.Activations, s.Mix)
-	row("parts", "Kafka %s (%d partitions), Redis %s, consumer %s (concurrency %d)", s.Kafka, s.Partitions, s.Redis, consumer, s.Concurrency)
+	row("parts", "Kafka %s (%d partitions), Redis %s, consumer %s, %s (concurrency %d, calls in flight %d)", s.Kafka, s.Partitions, s.Redis, s.Consumer, consumer, s.Concurrency, s.CallsInFlight)
 	row("sandbox", "latency %s..%s, faults %s, budget per destination %s", s.LatencyMin, s.LatencyMax, faultsText(s.Faults), s.Budget)
 	verdict := "correct"
 	if !rep.Correct {

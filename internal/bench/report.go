@@ -35,24 +35,29 @@ type Report struct {
 
 // Setup is what the run was asked to do, and where.
 type Setup struct {
-	Rows           int                           `json:"rows"`
-	Destinations   int                           `json:"destinations"`
-	Activations    int                           `json:"activations"`
-	Mix            string                        `json:"mix"`
-	DuplicateRatio float64                       `json:"duplicate_ratio"`
-	BadRatio       float64                       `json:"bad_ratio"`
-	Rate           float64                       `json:"rate"`
-	Partitions     int                           `json:"partitions"`
-	Processes      int                           `json:"consumer_processes"`
-	Concurrency    int                           `json:"consumer_concurrency"`
-	LatencyMin     string                        `json:"sandbox_latency_min"`
-	LatencyMax     string                        `json:"sandbox_latency_max"`
-	Faults         map[sandbox.FaultKind]float64 `json:"sandbox_faults"`
-	Budget         string                        `json:"budget_per_destination"`
-	Kafka          string                        `json:"kafka"`
-	Redis          string                        `json:"redis"`
-	CPUs           int                           `json:"cpus"`
-	BucketSeconds  float64                       `json:"bucket_seconds"`
+	Rows           int     `json:"rows"`
+	Destinations   int     `json:"destinations"`
+	Activations    int     `json:"activations"`
+	Mix            string  `json:"mix"`
+	DuplicateRatio float64 `json:"duplicate_ratio"`
+	BadRatio       float64 `json:"bad_ratio"`
+	Rate           float64 `json:"rate"`
+	Partitions     int     `json:"partitions"`
+	// Consumer is what consumed: invitepipe, or the contender's name (Options.Contender).
+	Consumer    string `json:"consumer"`
+	Processes   int    `json:"consumer_processes"`
+	Concurrency int    `json:"consumer_concurrency"`
+	// CallsInFlight is the most Trustpilot calls invitepipe's consumer may have in
+	// flight, what a contender is given too.
+	CallsInFlight int                           `json:"calls_in_flight"`
+	LatencyMin    string                        `json:"sandbox_latency_min"`
+	LatencyMax    string                        `json:"sandbox_latency_max"`
+	Faults        map[sandbox.FaultKind]float64 `json:"sandbox_faults"`
+	Budget        string                        `json:"budget_per_destination"`
+	Kafka         string                        `json:"kafka"`
+	Redis         string                        `json:"redis"`
+	CPUs          int                           `json:"cpus"`
+	BucketSeconds float64                       `json:"bucket_seconds"`
 }
 
 // RowCounts are the messages written, by kind.
@@ -134,7 +139,7 @@ type Point struct {
 func (r *runner) parts(cons consumers) []Part {
 	var parts []Part
 	for i, pid := range cons.pids() {
-		parts = append(parts, Part{Name: fmt.Sprintf("consumer %d", i), Runs: "invitepipe consume", PID: pid, Window: "process life", whole: true, rss: true})
+		parts = append(parts, Part{Name: fmt.Sprintf("consumer %d", i), Runs: r.o.commandText(), PID: pid, Window: "process life", whole: true, rss: true})
 	}
 	runs := []string{"sandbox", "row writer"}
 	if len(cons.pids()) == 0 {
@@ -200,8 +205,9 @@ func (r *runner) report(start time.Time, o outcome, emitted []time.Time, parts [
 		Setup: Setup{
 			Rows: r.o.Rows, Destinations: r.o.Destinations, Activations: r.o.Activations, Mix: r.o.Mix.String(),
 			DuplicateRatio: r.o.DuplicateRatio, BadRatio: r.o.BadRatio, Rate: r.o.Rate, Partitions: r.o.Partitions,
-			Processes: r.o.Processes, Concurrency: r.cfg.Concurrency,
-			LatencyMin: r.o.LatencyMin.String(), LatencyMax: r.o.LatencyMax.String(), Faults: r.o.Faults,
+			Consumer: r.o.consumerName(), Processes: r.o.Processes, Concurrency: r.cfg.Concurrency,
+			CallsInFlight: callsInFlight(r.cfg.Concurrency, r.cfg.PartitionConcurrency, r.o.Partitions),
+			LatencyMin:    r.o.LatencyMin.String(), LatencyMax: r.o.LatencyMax.String(), Faults: r.o.Faults,
 			Budget: r.o.Budget.String(), Kafka: r.kafkaText(), Redis: r.redisText(), CPUs: runtime.NumCPU(),
 			BucketSeconds: r.o.Bucket.Seconds(),
 		},

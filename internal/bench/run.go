@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/protocol/describegroups"
 
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/config"
@@ -84,7 +86,10 @@ func (r *runner) start(ctx context.Context) (*Report, error) {
 	if r.o.Processes == 0 {
 		cons, err = startInProcess(ctx, r.cfg, f, r.wl.secrets, r.o)
 	} else {
-		cons, err = startProcesses(r.o.Processes, r.o.Command, r.cfg, r.wl.secrets, r.dir)
+		var env map[string]string
+		if env, err = r.processEnv(ctx); err == nil {
+			cons, err = startProcesses(r.o.Processes, r.o.Command, r.cfg, env, r.dir)
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -126,26 +131,79 @@ func (r *runner) waitJoined(ctx context.Context, cons consumers, n int) error {
 }
 
 // group describes the consumer group: its members, the partitions of the rows topic
-// assigned to them, and its state.
+// assigned to them, and its state. It reads the raw DescribeGroups answer and decodes
+// only the assignments: kafka-go's Client.DescribeGroups also decodes the members'
+// metadata and refuses the newer versions other clients send (franz-go's, in a
+// contender such as Benthos).
 func (r *runner) group(ctx context.Context) (members, assigned int, state string, err error) {
-	resp, err := r.client().DescribeGroups(ctx, &kafka.DescribeGroupsRequest{GroupIDs: []string{r.cfg.Group}})
+	m, err := r.conn.Transport.RoundTrip(ctx, kafka.TCP(r.conn.Brokers...), &describegroups.Request{Groups: []string{r.cfg.Group}})
 	if err != nil {
 		return 0, 0, "", err
 	}
+	resp, ok := m.(*describegroups.Response)
+	if !ok {
+		return 0, 0, "", fmt.Errorf("DescribeGroups answered a %T", m)
+	}
 	for _, g := range resp.Groups {
-		if g.Error != nil {
-			return 0, 0, "", g.Error
+		if g.ErrorCode != 0 {
+			return 0, 0, "", kafka.Error(g.ErrorCode)
 		}
-		for _, m := range g.Members {
-			for _, t := range m.MemberAssignments.Topics {
-				if t.Topic == r.cfg.Topic {
-					assigned += len(t.Partitions)
-				}
+		for _, member := range g.Members {
+			n, err := assignedPartitions(member.MemberAssignment, r.cfg.Topic)
+			if err != nil {
+				return 0, 0, "", fmt.Errorf("group %s, member %s: %w", r.cfg.Group, member.MemberID, err)
 			}
+			assigned += n
 		}
 		members, state = len(g.Members), g.GroupState
 	}
 	return members, assigned, state, nil
+}
+
+// assignedPartitions counts the partitions of topic in a consumer protocol assignment
+// (every version: int16 version, then an array of topic name and partition ids; the
+// user data after it is not read). An empty assignment holds none.
+func assignedPartitions(b []byte, topic string) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
+	errShort := errors.New("assignment cut short")
+	take := func(n int) ([]byte, error) {
+		if n < 0 || len(b) < n {
+			return nil, errShort
+		}
+		v := b[:n]
+		b = b[n:]
+		return v, nil
+	}
+	if _, err := take(2); err != nil { // version
+		return 0, err
+	}
+	v, err := take(4)
+	if err != nil {
+		return 0, err
+	}
+	total := 0
+	for range int32(binary.BigEndian.Uint32(v)) {
+		if v, err = take(2); err != nil {
+			return 0, err
+		}
+		name, err := take(int(int16(binary.BigEndian.Uint16(v))))
+		if err != nil {
+			return 0, err
+		}
+		if v, err = take(4); err != nil {
+			return 0, err
+		}
+		n := int(int32(binary.BigEndian.Uint32(v)))
+		if _, err := take(4 * n); err != nil {
+			return 0, err
+		}
+		if string(name) == topic {
+			total += n
+		}
+	}
+	return total, nil
 }
 
 // prepare writes the activation file and starts Kafka, Redis and the sandbox.
