@@ -39,6 +39,10 @@ func TestValidateNamesTheFlag(t *testing.T) {
 		{"latency min above max", func(o *Options) { o.LatencyMin, o.LatencyMax = time.Second, time.Millisecond }, "--latency-min 1s"},
 		{"budget window too short", func(o *Options) { o.Budget = sandbox.RateWindow{Limit: 5, Window: time.Millisecond} }, "--budget 5/1ms"},
 		{"no timeout", func(o *Options) { o.Timeout = 0 }, "--timeout"},
+		{"contender: one destination, one activation, a process", asContender, ""},
+		{"contender in this process", func(o *Options) { asContender(o); o.Processes = 0 }, "--processes 0"},
+		{"contender with two destinations", func(o *Options) { asContender(o); o.Destinations, o.Activations = 2, 2 }, "--destinations 2 --activations 2"},
+		{"contender with two activations", func(o *Options) { asContender(o); o.Activations = 2 }, "--destinations 1 --activations 2"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := validOptions()

@@ -61,7 +61,11 @@ func (r *runner) processEnv(ctx context.Context) (map[string]string, error) {
 	return env, nil
 }
 
-// commandText is the consumer processes' command line, for the report.
-func (o *Options) commandText() string {
-	return strings.Join(o.Command, " ")
+// processRuns says what a consumer process runs, for the report: `invitepipe consume`,
+// or the contender's command line.
+func (o *Options) processRuns() string {
+	if o.Contender != "" {
+		return strings.Join(o.Command, " ")
+	}
+	return invitepipeName + " consume"
 }

@@ -40,36 +40,10 @@ func TestParseCommand(t *testing.T) {
 	}
 }
 
-func TestValidateContender(t *testing.T) {
-	contender := func(o *Options) {
-		o.Contender, o.Command, o.Processes, o.Destinations, o.Activations = "benthos", []string{"benthos"}, 1, 1, 1
-	}
-	for _, tc := range []struct {
-		name   string
-		change func(*Options)
-		want   string // "" = valid
-	}{
-		{"one destination, one activation, a process", func(*Options) {}, ""},
-		{"in this process", func(o *Options) { o.Processes = 0 }, "--processes 0"},
-		{"two destinations", func(o *Options) { o.Destinations, o.Activations = 2, 2 }, "--destinations 2 --activations 2"},
-		{"two activations", func(o *Options) { o.Activations = 2 }, "--destinations 1 --activations 2"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			o := validOptions()
-			contender(&o)
-			tc.change(&o)
-			err := o.Validate()
-			if tc.want == "" {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("Validate = %v, want ErrInvalidOptions naming %q", err, tc.want)
-			}
-		})
-	}
+// asContender makes o a valid run of a contender: one destination and activation, in a
+// process.
+func asContender(o *Options) {
+	o.Contender, o.Command, o.Processes, o.Destinations, o.Activations = "benthos", []string{"benthos"}, 1, 1, 1
 }
 
 func TestCallsInFlight(t *testing.T) {
@@ -174,5 +148,16 @@ func TestAssignedPartitions(t *testing.T) {
 				t.Fatalf("assignedPartitions = %d, %v; want %d, error %t", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestProcessRunsNamesTheConsumer(t *testing.T) {
+	o := Options{Command: []string{"/bin/invitepipe", "consume"}}
+	if got := o.processRuns(); got != "invitepipe consume" || o.consumerName() != "invitepipe" {
+		t.Fatalf("invitepipe's processes: runs %q, consumer %q", got, o.consumerName())
+	}
+	o.Command, o.Contender = []string{"bench/benthos/benthos", "-c", "config.yaml"}, "benthos"
+	if got := o.processRuns(); got != "bench/benthos/benthos -c config.yaml" || o.consumerName() != "benthos" {
+		t.Fatalf("a contender's processes: runs %q, consumer %q", got, o.consumerName())
 	}
 }

@@ -139,7 +139,7 @@ type Point struct {
 func (r *runner) parts(cons consumers) []Part {
 	var parts []Part
 	for i, pid := range cons.pids() {
-		parts = append(parts, Part{Name: fmt.Sprintf("consumer %d", i), Runs: r.o.commandText(), PID: pid, Window: "process life", whole: true, rss: true})
+		parts = append(parts, Part{Name: fmt.Sprintf("consumer %d", i), Runs: r.o.processRuns(), PID: pid, Window: "process life", whole: true, rss: true})
 	}
 	runs := []string{"sandbox", "row writer"}
 	if len(cons.pids()) == 0 {
