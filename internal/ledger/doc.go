@@ -98,10 +98,15 @@
 // spread over the cluster.
 //
 // Each bucket of an epoch holds about 1/1024 of the business unit's references of those
-// 30 days, so up to about 130,000 references per business unit and epoch stay in
-// Redis's compact listpack encoding (hash-max-listpack-entries 128, the default; a
-// larger value keeps more, at some CPU per lookup). Measured on Redis 7.0 with 100,000
-// confirmed 12-byte references (INVITEPIPE_MEASURE=1 go test -run TestMeasureMemory -v):
+// 30 days, so up to about 520,000 references per business unit and epoch stay in
+// Redis's compact listpack encoding (hash-max-listpack-entries 512, Redis 7's default).
+// A listpack is scanned field by field, so a lookup's CPU grows with its bucket's fill:
+// measured by `invitepipe bench` (BENCHMARKS.md), Redis CPU per invitation went from 31
+// µs on an empty ledger to 56 µs once one business unit held 470,000 references (about
+// 460 per bucket). A lower hash-max-listpack-entries (e.g. 128) trades memory for that
+// CPU: buckets past it become hashtables (68 instead of 24 bytes per entry, below).
+// Measured on Redis 7.0 with 100,000 confirmed 12-byte references
+// (INVITEPIPE_MEASURE=1 go test -run TestMeasureMemory -v):
 //
 //	layout                                          bytes per entry (used_memory)
 //	ledger, 1 business unit (98 per bucket)           24

@@ -11,9 +11,9 @@ import (
 // as what a reference is stored: changing one forgets every confirmed reference.
 const (
 	// buckets is the number of hashes a business unit's references of one epoch are
-	// spread over. Redis keeps a hash of up to hash-max-listpack-entries (default 128)
+	// spread over. Redis keeps a hash of up to hash-max-listpack-entries (default 512)
 	// short fields as a listpack, a few bytes per field; 1024 buckets keep up to about
-	// 130,000 confirmations per business unit and epoch in that form.
+	// 520,000 confirmations per business unit and epoch in that form.
 	buckets = 1024
 	// maxRawField and maxRawOwner are the longest reference and owner stored as given;
 	// longer ones are stored as a digest, so that no field or value exceeds
