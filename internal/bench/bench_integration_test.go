@@ -28,9 +28,10 @@ func TestBenchIsCorrect(t *testing.T) {
 		name      string
 		processes int
 		faults    map[sandbox.FaultKind]float64
+		replay    bool // and a replay pass
 	}{
 		{name: "consumer in process, 503s to retry", processes: 0, faults: map[sandbox.FaultKind]float64{sandbox.Fault503: 0.05}},
-		{name: "two consumer processes", processes: 2},
+		{name: "two consumer processes, then a replay", processes: 2, replay: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			o := bench.Options{
@@ -38,7 +39,7 @@ func TestBenchIsCorrect(t *testing.T) {
 				DuplicateRatio: 0.05, BadRatio: 0.02, Partitions: 3, Processes: tc.processes,
 				LatencyMin: time.Millisecond, LatencyMax: 5 * time.Millisecond, Faults: tc.faults,
 				Kafka: brokers, Redis: redisURL, Consumer: consumerConfig(t),
-				Timeout: 2 * time.Minute, Dir: t.TempDir(), Log: zerolog.Nop(),
+				Timeout: 2 * time.Minute, Dir: t.TempDir(), Log: zerolog.Nop(), Replay: tc.replay,
 			}
 			if tc.processes > 0 {
 				o.Command = []string{buildInvitepipe(t), "consume"}
@@ -60,6 +61,12 @@ func TestBenchIsCorrect(t *testing.T) {
 				t.Fatalf("%d consumer parts, want %d: %+v", consumers, tc.processes, rep.Parts)
 			}
 			checkJSON(t, rep, tc.processes == 0)
+			switch rp := rep.Replay; {
+			case !tc.replay && rp != nil:
+				t.Fatalf("a replay pass without Options.Replay: %+v", rp)
+			case tc.replay && (rp == nil || rp.NewInvitations != 0 || rp.Rows <= 0 || rp.DeadLettered != int64(rep.Rows.Bad)):
+				t.Fatalf("replay pass %+v; want rows read again, the %d bad ones dead-lettered again, and no new invitation", rp, rep.Rows.Bad)
+			}
 		})
 	}
 }

@@ -70,6 +70,10 @@ type Options struct {
 	Consumer config.Consumer
 	// Timeout bounds the wait for every row's outcome.
 	Timeout time.Duration
+	// Replay, after a correct run, moves the group back to the start of the rows topic
+	// (as `invitepipe replay --to earliest --execute` does) and runs the consumers over
+	// every row again: each valid row is then a duplicate, which the ledger skips.
+	Replay bool
 	// Bucket is the width of the report's time series. Default 1s.
 	Bucket time.Duration
 	// Dir keeps the run's activation file and the consumer processes' logs; empty: a

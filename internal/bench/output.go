@@ -50,8 +50,20 @@ func (rep *Report) WriteTable(w io.Writer) error {
 	if rd := rep.Redis; rd.ClientRoundTripsPerInvitation != nil {
 		row("redis (consumer)", "%.2f round trips, %.2f commands per invitation", *rd.ClientRoundTripsPerInvitation, *rd.ClientCommandsPerInvitation)
 	}
-	fmt.Fprintln(tw, "\npart\truns\tpid\tCPU s\tCPU s / 1,000 inv.\tpeak RSS\twindow")
-	for _, p := range rep.Parts {
+	if rp := rep.Replay; rp != nil {
+		row("replay", "%d rows read again in %.1f s: %.0f rows/s; %d new invitations (must be 0)", rp.Rows, rp.Seconds, rp.RowsPerSecond, rp.NewInvitations)
+	}
+	writeParts(tw, "CPU s / 1,000 inv.", rep.Parts)
+	if rp := rep.Replay; rp != nil {
+		writeParts(tw, "CPU s / 1,000 rows replayed", rp.Parts)
+	}
+	return tw.Flush()
+}
+
+// writeParts writes the parts' costs as a table; per names the per-1,000 column.
+func writeParts(tw io.Writer, per string, parts []Part) {
+	fmt.Fprintf(tw, "\npart\truns\tpid\tCPU s\t%s\tpeak RSS\twindow\n", per)
+	for _, p := range parts {
 		if p.Note != "" {
 			fmt.Fprintf(tw, "%s\t%s\t\t\t\t\t%s\n", p.Name, p.Runs, p.Note)
 			continue
@@ -62,7 +74,6 @@ func (rep *Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d %s\t%.2f\t%.3f\t%s\t%s\n", p.Name, p.Runs, p.PID, p.Command, p.CPUSeconds, p.CPUPer1000, rss, p.Window)
 	}
-	return tw.Flush()
 }
 
 // Layout of the plot, in SVG user units.

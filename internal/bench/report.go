@@ -31,6 +31,8 @@ type Report struct {
 	Redis   Redis   `json:"redis"`
 	// Series is the run over time, one point per Setup.BucketSeconds.
 	Series []Point `json:"series"`
+	// Replay is the replay pass (--replay); nil without one.
+	Replay *Replay `json:"replay,omitempty"`
 }
 
 // Setup is what the run was asked to do, and where.

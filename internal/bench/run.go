@@ -82,15 +82,7 @@ func (r *runner) start(ctx context.Context) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	var cons consumers
-	if r.o.Processes == 0 {
-		cons, err = startInProcess(ctx, r.cfg, f, r.wl.secrets, r.o)
-	} else {
-		var env map[string]string
-		if env, err = r.processEnv(ctx); err == nil {
-			cons, err = startProcesses(r.o.Processes, r.o.Command, r.cfg, env, r.dir)
-		}
-	}
+	cons, err := r.startConsumers(ctx, f)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +91,26 @@ func (r *runner) start(ctx context.Context) (*Report, error) {
 	if err == nil {
 		rep, err = r.measure(ctx, cons)
 	}
-	return rep, errors.Join(err, cons.stop())
+	if err = errors.Join(err, cons.stop()); err != nil || !r.o.Replay || !rep.Correct {
+		return rep, err
+	}
+	rep.Replay, err = r.replay(ctx, f)
+	if rep.Replay != nil && rep.Replay.NewInvitations != 0 {
+		rep.Correct = false
+	}
+	return rep, err
+}
+
+// startConsumers starts the consumers: in this process or as processes.
+func (r *runner) startConsumers(ctx context.Context, f *activation.File) (consumers, error) {
+	if r.o.Processes == 0 {
+		return startInProcess(ctx, r.cfg, f, r.wl.secrets, r.o)
+	}
+	env, err := r.processEnv(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return startProcesses(r.o.Processes, r.o.Command, r.cfg, env, r.dir)
 }
 
 // waitJoined returns once the group is stable with n members that hold every partition
