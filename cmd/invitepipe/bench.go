@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -43,6 +44,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	plot := fs.String("plot", "", "write throughput and latency over time to this SVG file")
 	fs.StringVar(&o.Dir, "dir", "", "keep the activation file and the consumer processes' logs here (default: a temporary directory, removed after a correct run)")
 	logLevel := fs.String("log-level", "warn", "level of the consumers' JSON logs (in-process: on stderr; processes: in --dir)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with --processes 0: the consumer's too) to this file, for go tool pprof")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -72,6 +74,17 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		if o.Command, o.Contender, err = bench.ParseCommand(*consumerCmd); err != nil {
 			return err
 		}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, err := bench.Run(ctx, o)
 	if rep == nil {
