@@ -280,40 +280,10 @@ func (r *runner) startKafka(ctx context.Context) error {
 	if r.embeddedKafka {
 		return nil
 	}
-	return r.createTopics(ctx)
-}
-
-// createTopics creates the run's topics and waits until their offsets can be listed,
-// which needs a leader for every partition.
-func (r *runner) createTopics(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
 	defer cancel()
-	topics := []string{r.cfg.Topic, r.cfg.DLQTopic}
-	req := &kafka.CreateTopicsRequest{}
-	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: r.o.Partitions, ReplicationFactor: -1})
-	}
-	created, err := r.client().CreateTopics(ctx, req)
-	if err == nil {
-		err = errors.Join(created.Errors[r.cfg.Topic], created.Errors[r.cfg.DLQTopic])
-	}
-	if err != nil {
-		return fmt.Errorf("bench: create topics on %s: %w", strings.Join(r.cfg.Brokers, ","), err)
-	}
-	tick := time.NewTicker(pollEvery)
-	defer tick.Stop()
-	for _, t := range topics {
-		for {
-			ranges, err := r.conn.Ranges(ctx, t)
-			if err == nil && len(ranges) == r.o.Partitions {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("bench: topic %s has no leader for every partition after %s (last error: %v)", t, topicTimeout, err)
-			case <-tick.C:
-			}
-		}
+	if err := r.conn.CreateTopics(ctx, r.o.Partitions, r.cfg.Topic, r.cfg.DLQTopic); err != nil {
+		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
 }

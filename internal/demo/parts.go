@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/invitepipe/invitepipe/internal/activation"
 	"github.com/invitepipe/invitepipe/internal/config"
 	"github.com/invitepipe/invitepipe/internal/destination"
@@ -83,63 +81,13 @@ func (e *environment) startKafka(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	if err := createTopics(ctx, conn, opts.Partitions, e.cfg.Topic, e.cfg.DLQTopic); err != nil {
-		return err
+	tctx, cancel := context.WithTimeout(ctx, topicTimeout)
+	defer cancel()
+	if err := conn.CreateTopics(tctx, opts.Partitions, e.cfg.Topic, e.cfg.DLQTopic); err != nil {
+		return fmt.Errorf("kafka: %w", err)
 	}
 	e.kafkaText = fmt.Sprintf("Kafka on %s (topics %s, %s)", strings.Join(opts.Kafka, ","), e.cfg.Topic, e.cfg.DLQTopic)
 	return nil
-}
-
-// createTopics creates the run's topics on a real Kafka and waits until every partition
-// has a leader.
-func createTopics(ctx context.Context, conn *kafkaconn.Conn, partitions int, topics ...string) error {
-	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
-	defer cancel()
-	client := &kafka.Client{Addr: kafka.TCP(conn.Brokers...), Transport: conn.Transport}
-	req := &kafka.CreateTopicsRequest{}
-	for _, t := range topics {
-		req.Topics = append(req.Topics, kafka.TopicConfig{Topic: t, NumPartitions: partitions, ReplicationFactor: -1})
-	}
-	created, err := client.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("kafka: create topics %s: %w", strings.Join(topics, ", "), err)
-	}
-	for _, t := range topics {
-		if err := created.Errors[t]; err != nil {
-			return fmt.Errorf("kafka: create topic %s: %w", t, err)
-		}
-	}
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		md, err := client.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
-		if err == nil && led(md, len(topics)) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("kafka: topics %s have no leader after %s (last error: %v)", strings.Join(topics, ", "), topicTimeout, err)
-		case <-tick.C:
-		}
-	}
-}
-
-// led reports whether md holds n topics whose partitions all have a leader.
-func led(md *kafka.MetadataResponse, n int) bool {
-	if len(md.Topics) != n {
-		return false
-	}
-	for _, t := range md.Topics {
-		if t.Error != nil || len(t.Partitions) == 0 {
-			return false
-		}
-		for _, p := range t.Partitions {
-			if p.Leader.Host == "" {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 func (e *environment) startRedis(opts Options) error {
