@@ -56,8 +56,11 @@ if length == 0 then
   local r = redis.call('ZCOUNT', KEYS[3], now - span + 1, '+inf')
   local accepted = math.max(n - r, 1)
   -- Throttled persistently: at least 3 refusals in the window, and they are 5% of the
-  -- key's calls or this is the third 429 in a row with no success in between.
-  if n > 0 and r >= 3 and (r * 20 >= n or strikes >= 2) then
+  -- key's calls or this is the third 429 in a row with no success in between; and at
+  -- least 20 calls in the window, so that what Trustpilot accepted says something about
+  -- its limit (with fewer, the cool-downs alone hold the key back, and a success
+  -- restores it at once).
+  if n >= 20 and r >= 3 and (r * 20 >= n or strikes >= 2) then
     -- A cap is not cut again before it has regained its last cut (one window), unless no
     -- success came since the last 429: until then, 429s that successes separate answer
     -- the excess that the last cut already removed.

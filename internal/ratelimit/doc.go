@@ -62,8 +62,11 @@
 //     cap, AIMD-style, from its own logs. Every 429 without Retry-After is recorded (also
 //     those during a cool-down). At a 429 that starts a cool-down, with n the key's slots
 //     and r its recorded 429s in the last CapWindow+Margin, the key counts as throttled
-//     persistently when r >= 3 and either r >= n/20 (5% of its calls refused) or this is
-//     the third 429 in a row with no success in between. Then, and only then, the cap is
+//     persistently when n >= 20, r >= 3 and either r >= n/20 (5% of its calls refused) or
+//     this is the third 429 in a row with no success in between. Fewer than 20 calls say
+//     too little about the limit (3 refused of 3 would cut it to 1, regained only after
+//     an hour): the cool-downs alone hold such a key back, and a success restores it at
+//     once. Then, and only then, the cap is
 //     cut to c0 = max(1, floor(9/10 * (n-r))) at time t0, 9/10 of the calls Trustpilot
 //     accepted -- unless a cap was cut less than CapWindow ago (it has not regained that
 //     cut yet) and a success came since the last 429: such 429s answer the excess that

@@ -53,9 +53,9 @@ type Options struct {
 
 	// CapWindow is the window of the key's learned cap (doc.go, "Learned cap"): under
 	// persistent throttling (at least 3 429s without Retry-After in the last
-	// CapWindow+Margin, on 5% of the key's calls or 3 in a row) the cap becomes 9/10 of
-	// the calls Trustpilot accepted in that window; it regains the cut in one CapWindow,
-	// then grows ever faster. The key's log keeps at least CapWindow+Margin of slots.
+	// CapWindow+Margin among at least 20 calls, on 5% of the key's calls or 3 in a row)
+	// the cap becomes 9/10 of the calls Trustpilot accepted in that window; it regains
+	// the cut in one CapWindow, then grows ever faster. The key's log keeps at least CapWindow+Margin of slots.
 	// Default DefaultCapWindow (5m, Trustpilot's shortest window). Must not be negative;
 	// at least 1ms when set.
 	CapWindow time.Duration

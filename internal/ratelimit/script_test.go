@@ -93,6 +93,11 @@ func TestScriptsOnRedisClock(t *testing.T) {
 	destCall := func(dest string, backfill bool) op {
 		return acquire(ratelimit.Budget{Key: "d", KeyLimits: []ratelimit.Limit{perSecond(10)}, Destination: dest, Limits: []ratelimit.Limit{perSecond(1)}, Backfill: backfill})
 	}
+	// wide is a call of key "w" for dest, both with windows far above the scenario's.
+	wide := func(dest string) op {
+		hundred := []ratelimit.Limit{{Count: 100, Window: 10 * time.Second}}
+		return acquire(ratelimit.Budget{Key: "w", KeyLimits: hundred, Destination: dest, Limits: hundred})
+	}
 	// capped has a key window far above the learned caps of the scenarios.
 	capped := acquire(keyBudget("c", ratelimit.Limit{Count: 100, Window: 10 * time.Second}))
 	ms := time.Millisecond
@@ -227,41 +232,53 @@ func TestScriptsOnRedisClock(t *testing.T) {
 			{at: 2 * time.Second, op: throttled("a", 0), want: 2 * time.Second},
 		}},
 		{name: "a learned cap holds the key to 9/10 of what was accepted, then grows", steps: slicesConcat(
-			// 14 slots, then 4 refusals: a 429, two more during its cool-down, and a 429 with
-			// no success since. So 10 calls were accepted: the cap is 9 per 10.25s from 2.4s.
-			every(0, 100*ms, 14, capped, 0),
+			// 24 slots, then 4 refusals: a 429, two more during its cool-down, and a 429 with
+			// no success since. So 20 calls were accepted: the cap is 18 per 10.25s from 3.4s.
+			every(0, 100*ms, 24, capped, 0),
 			[]step{
-				{at: 1400 * ms, op: throttled("c", 0), want: time.Second},
-				{at: 1500 * ms, op: throttled("c", 0), want: 900 * ms},
-				{at: 1600 * ms, op: throttled("c", 0), want: 800 * ms},
-				{at: 2400 * ms, op: throttled("c", 0), want: 2 * time.Second},
-				// 9 of the 14 slots are in the window: room when the 0.5s one leaves at
-				// 10.75s, before the cap grows to 10 at 12.4s.
-				{at: 4400 * ms, op: capped, want: 6350 * ms},
+				{at: 2400 * ms, op: throttled("c", 0), want: time.Second},
+				{at: 2500 * ms, op: throttled("c", 0), want: 900 * ms},
+				{at: 2600 * ms, op: throttled("c", 0), want: 800 * ms},
+				{at: 3400 * ms, op: throttled("c", 0), want: 2 * time.Second},
+				// 18 of the 24 slots are in the window; the 0.6s one leaves at 10.85s, but
+				// the cap grows to 19 first, when 2^x = 1.5: at 3.4s + 10s*log2(1.5) =
+				// 9.249625007s, rounded up to the microsecond.
+				{at: 5400 * ms, op: capped, want: 9249626*time.Microsecond - 5400*ms},
 			},
-			// Once the old slots have left (1.3s + 10.25s), the cap is 10 (x = 1).
-			every(12400*ms, 10*ms, 10, capped, 0),
+			// Once the old slots have left (2.3s + 10.25s), the cap is 20 (x = 1).
+			every(13400*ms, 10*ms, 20, capped, 0),
 			[]step{
-				// The window is full and its oldest slot leaves at 22.65s, but the cap grows
-				// to 11 when 2^x = 3, at 2.4s + 10s*log2(3) = 18.249625007s, rounded up to
-				// the microsecond.
-				{at: 12500 * ms, op: capped, want: 18249626*time.Microsecond - 12500*ms},
-				{at: 18249625 * time.Microsecond, op: capped, want: time.Microsecond},
-				{at: 18249626 * time.Microsecond, op: capped, want: 0},
+				// The window is full and its oldest slot leaves at 23.65s, but the cap grows
+				// to 21 when 2^x = 2.5, at 3.4s + 10s*log2(2.5) = 16.619280949s, rounded up.
+				{at: 13600 * ms, op: capped, want: 16619281*time.Microsecond - 13600*ms},
+				{at: 16619280 * time.Microsecond, op: capped, want: time.Microsecond},
+				{at: 16619281 * time.Microsecond, op: capped, want: 0},
 			},
 		)},
-		{name: "a learned cap binds every destination of the key", steps: []step{
+		{name: "a learned cap binds every destination of the key", steps: slicesConcat(
+			// 20 slots of x and y, then 4 refusals: 16 accepted, a cap of 14 from 3s.
+			every(0, 200*ms, 10, wide("x"), 0),
+			every(100*ms, 200*ms, 10, wide("y"), 0),
+			[]step{
+				{at: 2000 * ms, op: throttled("w", 0), want: time.Second},
+				{at: 2100 * ms, op: throttled("w", 0), want: 900 * ms},
+				{at: 2200 * ms, op: throttled("w", 0), want: 800 * ms},
+				{at: 3000 * ms, op: throttled("w", 0), want: 2 * time.Second},
+				// 14 of the 20 slots are in the window, whatever their destination: both
+				// wait until the cap grows to 15, at 3s + 10s*log2(9*15/14 - 8).
+				{at: 5000 * ms, op: wide("x"), want: 10162071*time.Microsecond - 5000*ms},
+				{at: 5100 * ms, op: wide("y"), want: 10162071*time.Microsecond - 5100*ms},
+			},
+		)},
+		{name: "no learned cap from fewer than 20 calls: the cool-downs alone", steps: []step{
 			{at: 0, op: shared("x"), want: 0},
 			{at: 100 * ms, op: shared("x"), want: 0},
 			{at: 200 * ms, op: shared("y"), want: 0},
 			{at: 300 * ms, op: throttled("k", 0), want: time.Second},
 			{at: 400 * ms, op: throttled("k", 0), want: 900 * ms},
 			{at: 500 * ms, op: throttled("k", 0), want: 800 * ms},
-			{at: 1300 * ms, op: throttled("k", 0), want: 2 * time.Second}, // 4 refused of 3: cap 1
-			// The 200ms slot leaves the cap's window (10.25s) at 10.45s.
-			{at: 3300 * ms, op: shared("x"), want: 7150 * ms},
-			{at: 10450 * ms, op: shared("y"), want: 0},
-			{at: 10500 * ms, op: shared("x"), want: 10200 * ms},
+			{at: 1300 * ms, op: throttled("k", 0), want: 2 * time.Second},
+			{at: 3300 * ms, op: shared("x"), want: 0}, // the cool-down is over, no cap
 		}},
 	}
 	for _, tc := range tests {
@@ -301,7 +318,7 @@ func slicesConcat(parts ...[]step) []step {
 // TestLearnedCapCuts checks when a 429 sets the key's cap ("cap", "cap_at" in its
 // cool-down hash, as doc.go documents for operators): only under persistent throttling
 // (at least 3 refusals in the last CapWindow+Margin, which are 5% of the key's slots
-// there or the third 429 in a row), to 9/10 of the calls accepted in that window; not
+// there or the third 429 in a row, among at least 20 slots), to 9/10 of the calls accepted in that window; not
 // again before the cut is regained (one window) unless no success came since the last
 // 429. Options
 // are those of TestScriptsOnRedisClock: CapWindow 10s, Margin 250ms, CooldownBase 1s.
@@ -345,12 +362,12 @@ func TestLearnedCapCuts(t *testing.T) {
 			{at: 2 * time.Second, op: recovered("c")},
 			{at: 2 * time.Second, op: throttled("c", 0), want: time.Second}, // 6 refused: 94 accepted
 		}), cap: "84", cutAt: 2 * time.Second},
-		{name: "at least 1", steps: []step{
+		{name: "fewer than 20 calls in the window: no cap", steps: []step{
 			{at: 0, op: budget, want: 0},
 			{at: time.Second, op: throttled("c", 0), want: time.Second},
 			{at: 2 * time.Second, op: throttled("c", 0), want: 2 * time.Second},
 			{at: 4 * time.Second, op: throttled("c", 0), want: 3 * time.Second},
-		}, cap: "1", cutAt: 4 * time.Second},
+		}},
 		{name: "only the last CapWindow plus Margin counts", steps: slicesConcat(
 			every(0, 10*ms, 50, budget, 0),
 			every(5*time.Second, 10*ms, 50, budget, 0), // only these at 13.5s
