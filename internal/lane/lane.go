@@ -57,10 +57,7 @@ func As(err error) *Wait {
 	return nil
 }
 
-// Backfill names destination's backfill lane: its rows marked "priority": "backfill"
-// wait there, apart from its fresh rows, which are served first.
-func Backfill(destination string) string { return destination + BackfillSuffix }
-
-// BackfillSuffix ends the name of a backfill lane ("shop-eu/backfill"); destination names
-// never hold a '/'.
-const BackfillSuffix = "/backfill"
+// Backfill names destination's backfill lane, e.g. "shop-eu/backfill" (destination names
+// never hold a '/'): its rows marked "priority": "backfill" wait there, apart from its
+// fresh rows, which are served first.
+func Backfill(destination string) string { return destination + "/backfill" }
