@@ -132,7 +132,10 @@ type Consumer struct {
 	log     zerolog.Logger
 	metrics *metrics.Metrics
 
-	slots  chan struct{} // process-wide in-flight bound
+	// work hands dispatched messages to the workers, MaxInflight goroutines that run
+	// while Run does: the process-wide in-flight bound. A worker keeps its stack from one
+	// message to the next, where a goroutine per message would grow one each time.
+	work   chan work
 	lanes  *registry
 	bodies atomic.Int64 // bodies of deferred messages kept in memory
 	joined atomic.Bool
@@ -147,7 +150,7 @@ func New(conn *kafkaconn.Conn, cfg Config, h Handler, log zerolog.Logger, m *met
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
-	c := &Consumer{conn: conn, cfg: cfg, handler: h, log: log, metrics: m, slots: make(chan struct{}, cfg.MaxInflight), lanes: newRegistry(m)}
+	c := &Consumer{conn: conn, cfg: cfg, handler: h, log: log, metrics: m, work: make(chan work), lanes: newRegistry(m)}
 	c.lastProgress.Store(time.Now().UnixNano())
 	return c, nil
 }
@@ -187,6 +190,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("consumer group %s: %w", c.cfg.Group, err)
 	}
+	for range c.cfg.MaxInflight {
+		go c.worker()
+	}
 	left := make(chan struct{})
 	go func() {
 		<-ctx.Done()
@@ -209,8 +215,35 @@ func (c *Consumer) Run(ctx context.Context) error {
 		c.startGeneration(gen)
 	}
 	<-left
+	// Every partition has returned, so nothing is handed over any more; a worker still
+	// in a handler past the drain deadline ends when the handler does.
+	close(c.work)
 	c.log.Info().Str("group", c.cfg.Group).Msg("left the consumer group")
 	return nil
+}
+
+// work is a dispatched message for a worker, with its partition's contexts.
+type work struct {
+	p        *partition
+	hard     context.Context
+	draining context.Context
+	task
+}
+
+// worker handles dispatched messages until Run ends, sending each result to its
+// partition (whose results channel has room for every message it dispatched).
+func (c *Consumer) worker() {
+	for w := range c.work {
+		c.metrics.Inflight.Inc()
+		var err error
+		if w.kind == expire {
+			err = c.handler.Expire(w.hard, w.msg, time.Since(w.msg.Time))
+		} else {
+			err = c.handler.Handle(w.hard, w.draining, w.msg)
+		}
+		c.metrics.Inflight.Dec()
+		w.p.results <- result{task: w.task, err: err}
+	}
 }
 
 // startGeneration starts a goroutine per assigned partition and the committer. They

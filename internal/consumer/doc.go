@@ -13,9 +13,12 @@
 //     outcome: the committed offset is the partition's contiguous watermark and never
 //     passes a message in flight or deferred. A deferred message has no outcome.
 //   - Messages of one partition are handled concurrently, at most Config.PartitionInflight
-//     at a time, and at most Config.MaxInflight across the process. Only messages being
-//     handled count; a fetcher waiting for messages holds no process slot, and every slot
-//     taken is given back, even by a handler that finishes after its drain deadline.
+//     at a time, and at most Config.MaxInflight across the process: MaxInflight workers,
+//     goroutines that live as long as Run, take the dispatched messages one at a time.
+//     Only messages being handled hold a worker; a fetcher waiting for messages holds
+//     none, and every worker comes back, even from a handler that finishes after its
+//     drain deadline. Dispatched messages no worker took yet are dropped, uncommitted,
+//     when the generation ends.
 //   - A lane, per partition, is open, closed until a time, or probing. Every arriving
 //     message is handed to the Handler once (it answers a waiting lane from memory, and
 //     dead-letters rows that need no call at once); at a closure's end one deferred

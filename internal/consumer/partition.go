@@ -62,7 +62,8 @@ type partition struct {
 
 	wm       *watermark
 	lanes    map[string]*laneState
-	inflight int
+	inflight int    // dispatched and without a result yet, queued included
+	queued   []work // dispatched, waiting for a worker
 	ready    []task // released with a body, waiting for a slot
 	wanted   []want // released without a body, waiting to be read again
 	deferred int    // messages in the lanes' heaps
@@ -109,8 +110,14 @@ func (p *partition) run(gctx context.Context, start int64) {
 
 	for {
 		p.fill(hard, draining, gctx)
+		p.handOver()
 		if p.deferred > 0 {
 			p.rearm()
+		}
+		var workCh chan<- work
+		var next work
+		if len(p.queued) > 0 {
+			workCh, next = p.c.work, p.queued[0]
 		}
 		var fetchCh <-chan kafka.Message
 		var rescanCh <-chan rescanItem
@@ -121,6 +128,8 @@ func (p *partition) run(gctx context.Context, start int64) {
 			}
 		}
 		select {
+		case workCh <- next:
+			p.taken()
 		case msg := <-fetchCh:
 			p.arrive(hard, draining, msg)
 		case r := <-p.results:
@@ -163,28 +172,31 @@ func (p *partition) arrive(hard, draining context.Context, msg kafka.Message) {
 	p.dispatch(hard, draining, task{msg: msg, kind: handle})
 }
 
-// dispatch hands t to the handler on a goroutine of its own, which takes a process slot
-// first.
+// dispatch hands t to the handler: queued until a worker takes it (handOver).
 func (p *partition) dispatch(hard, draining context.Context, t task) {
 	p.inflight++
-	go func() {
+	p.queued = append(p.queued, work{p: p, hard: hard, draining: draining, task: t})
+}
+
+// handOver gives queued messages to the workers that are idle now, without waiting.
+func (p *partition) handOver() {
+	for len(p.queued) > 0 {
 		select {
-		case p.c.slots <- struct{}{}:
-		case <-draining.Done():
-			p.results <- result{task: t, err: draining.Err()}
+		case p.c.work <- p.queued[0]:
+			p.taken()
+		default:
 			return
 		}
-		p.c.metrics.Inflight.Inc()
-		var err error
-		if t.kind == expire {
-			err = p.c.handler.Expire(hard, t.msg, time.Since(t.msg.Time))
-		} else {
-			err = p.c.handler.Handle(hard, draining, t.msg)
-		}
-		p.c.metrics.Inflight.Dec()
-		<-p.c.slots
-		p.results <- result{task: t, err: err}
-	}()
+	}
+}
+
+// taken drops the first queued message, which a worker took.
+func (p *partition) taken() {
+	p.queued[0] = work{}
+	p.queued = p.queued[1:]
+	if len(p.queued) == 0 {
+		p.queued = nil // let the array go
+	}
 }
 
 // finish acts on a handler's answer: an outcome moves the watermark, a Wait defers the
@@ -417,6 +429,9 @@ func (p *partition) publish() {
 // drain waits for in-flight messages until the drain deadline; deferred messages stay
 // uncommitted (the next owner reads them again).
 func (p *partition) drain(hard context.Context, cancelHard context.CancelFunc) {
+	// Queued messages were never handled: they stay uncommitted.
+	p.inflight -= len(p.queued)
+	p.queued = nil
 	deadline := time.AfterFunc(p.c.cfg.DrainTimeout, cancelHard)
 	defer deadline.Stop()
 	for p.inflight > 0 {
