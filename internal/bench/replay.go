@@ -14,11 +14,13 @@ import (
 // Replay is the replay pass of a run (Options.Replay): every row read again, each valid
 // one a duplicate.
 type Replay struct {
-	// Rows is the group's lag when the consumers had joined: the rows the pass read
-	// again within its window.
+	// Rows is the group's lag once it was moved back: every row, read again.
 	Rows int64 `json:"rows"`
-	// Seconds is the window: from the group's joining to its last commit (commits come
-	// once a second, so the window may be up to a second long at its end).
+	// Seconds is the window: from the moment the bench saw the group joined (it looks
+	// every 100 ms; the consumers may have started on the rows just before) to its last
+	// commit (commits come once a second, so the window may be up to a second long at
+	// its end). A pass that ends before the bench sees the join has a window near 0 and
+	// says nothing of the rate: replay more rows.
 	Seconds       float64 `json:"seconds"`
 	RowsPerSecond float64 `json:"rows_per_second"`
 	// NewInvitations is what the sandbox accepted during the pass: must be 0.
@@ -57,12 +59,15 @@ func (r *runner) replay(ctx context.Context, f *activation.File) (*Replay, error
 		return nil, fmt.Errorf("bench: replay: %w", err)
 	}
 	acceptedBefore := r.sb.Stats().AcceptedInvitations
-	deadBefore, _ := r.kafkaState(ctx)
+	deadBefore, rows := r.kafkaState(ctx)
+	if deadBefore < 0 || rows < 0 {
+		return nil, errors.New("bench: replay: cannot read the dead-letter topic's size or the group's lag from Kafka")
+	}
 	cons, err := r.startConsumers(ctx, f)
 	if err != nil {
 		return nil, err
 	}
-	rep, err := r.measureReplay(ctx, cons)
+	rep, err := r.measureReplay(ctx, cons, rows)
 	if err = errors.Join(err, cons.stop()); err != nil {
 		return nil, err
 	}
@@ -91,8 +96,9 @@ func (r *runner) waitDead(ctx context.Context, want int64) (int64, error) {
 	}
 }
 
-// measureReplay waits for the consumers to join and then to commit every row.
-func (r *runner) measureReplay(ctx context.Context, cons consumers) (*Replay, error) {
+// measureReplay waits for the consumers to join and then to commit every row of the
+// pass's rows.
+func (r *runner) measureReplay(ctx context.Context, cons consumers, rows int64) (*Replay, error) {
 	if err := r.waitJoined(ctx, cons, max(r.o.Processes, 1)); err != nil {
 		return nil, err
 	}
@@ -101,12 +107,11 @@ func (r *runner) measureReplay(ctx context.Context, cons consumers) (*Replay, er
 		parts[i].begin()
 	}
 	start := time.Now()
-	_, lag := r.kafkaState(ctx)
 	deadline := time.NewTimer(r.o.Timeout)
 	defer deadline.Stop()
 	tick := time.NewTicker(pollEvery)
 	defer tick.Stop()
-	for left := lag; left != 0; _, left = r.kafkaState(ctx) {
+	for _, left := r.kafkaState(ctx); left != 0; _, left = r.kafkaState(ctx) {
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -121,13 +126,13 @@ func (r *runner) measureReplay(ctx context.Context, cons consumers) (*Replay, er
 	secs := time.Since(start).Seconds()
 	for i := range parts {
 		parts[i].finish()
-		if lag > 0 {
-			parts[i].CPUPer1000 = parts[i].CPUSeconds * 1000 / float64(lag)
+		if rows > 0 {
+			parts[i].CPUPer1000 = parts[i].CPUSeconds * 1000 / float64(rows)
 		}
 	}
-	rep := &Replay{Rows: lag, Seconds: secs, Parts: parts}
+	rep := &Replay{Rows: rows, Seconds: secs, Parts: parts}
 	if secs > 0 {
-		rep.RowsPerSecond = float64(lag) / secs
+		rep.RowsPerSecond = float64(rows) / secs
 	}
 	return rep, nil
 }
