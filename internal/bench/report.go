@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/invitepipe/invitepipe/internal/procstat"
 	"github.com/invitepipe/invitepipe/internal/sandbox"
 )
 
@@ -179,7 +180,7 @@ func (p *Part) begin() {
 	if p.PID == 0 || p.whole {
 		return
 	}
-	cpu, err := procCPU(p.PID)
+	cpu, err := procstat.CPU(p.PID)
 	p.cpuAtStart, p.measureFailed = cpu, err != nil
 }
 
@@ -188,14 +189,14 @@ func (p *Part) finish() {
 	if p.PID == 0 {
 		return
 	}
-	cpu, err := procCPU(p.PID)
+	cpu, err := procstat.CPU(p.PID)
 	if err != nil || p.measureFailed {
 		p.Note = "not measured: " + fmt.Sprint(err)
 		return
 	}
 	p.CPUSeconds = cpu - p.cpuAtStart
 	if p.rss {
-		p.PeakRSSBytes, _ = procPeakRSS(p.PID)
+		p.PeakRSSBytes, _ = procstat.Memory(p.PID, "VmHWM")
 	}
 }
 

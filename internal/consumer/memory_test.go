@@ -6,12 +6,12 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/invitepipe/invitepipe/internal/procstat"
 	"github.com/invitepipe/invitepipe/internal/testenv"
 )
 
@@ -24,9 +24,7 @@ import (
 //
 // It takes minutes, so it runs only when asked; BENCHMARKS.md has its numbers.
 func TestMeasureDeferredMemory(t *testing.T) {
-	if testing.Short() || os.Getenv("INVITEPIPE_MEASURE") != "1" {
-		t.Skip("set INVITEPIPE_MEASURE=1 (without -short) to measure the memory of deferred rows")
-	}
+	testenv.Measure(t, "the memory of deferred rows")
 	nb, na := 1_000_000, 100_000
 	if n, err := strconv.Atoi(os.Getenv("INVITEPIPE_MEASURE_ROWS")); err == nil {
 		nb, na = n, n/10
@@ -52,14 +50,14 @@ func TestMeasureDeferredMemory(t *testing.T) {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	t.Logf("while %d rows wait: RSS %d MiB, Go heap in use %d MiB", nb, rssKiB(t)/1024, ms.HeapInuse>>20)
+	t.Logf("while %d rows wait: RSS %d MiB, Go heap in use %d MiB", nb, mib(t, "VmRSS"), ms.HeapInuse>>20)
 
 	start = time.Now()
 	h.open.Store(true)
 	f.waitCommitted(ends, 30*time.Minute)
 	d := time.Since(start)
 	once, more := h.count(h.done, "b-")
-	t.Logf("b drained in %s (%.0f rows/s): %d sent once, %d more often; peak RSS %d MiB", d.Round(time.Second), float64(nb)/d.Seconds(), once, more, peakKiB(t)/1024)
+	t.Logf("b drained in %s (%.0f rows/s): %d sent once, %d more often; peak RSS %d MiB", d.Round(time.Second), float64(nb)/d.Seconds(), once, more, mib(t, "VmHWM"))
 	if once != nb || more != 0 {
 		t.Errorf("lane b: %d once, %d more often; want %d and 0", once, more, nb)
 	}
@@ -98,20 +96,11 @@ func row(lane string, i int) kafka.Message {
 		`{"activation":"orders-%s","row_id":%q,"emitted_at":"2026-11-25T10:00:00Z","row":{"order_id":%q,"name":"Ann Lee","email":"ann.lee@example.com","lang":"en-US","sku":"SKU-1","store":"berlin-mitte"}}`, lane, key, key)}
 }
 
-// rssKiB and peakKiB read the process's resident set (now and its peak) from /proc.
-func rssKiB(t *testing.T) int  { return procStatus(t, "VmRSS:") }
-func peakKiB(t *testing.T) int { return procStatus(t, "VmHWM:") }
-
-func procStatus(t *testing.T, field string) int {
-	b, err := os.ReadFile("/proc/self/status")
+// mib reads a memory field of this process's /proc status ("VmRSS", "VmHWM"), in MiB.
+func mib(t *testing.T, field string) int64 {
+	n, err := procstat.Memory(os.Getpid(), field)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, field); ok {
-			n, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			return n
-		}
-	}
-	return 0
+	return n >> 20
 }

@@ -3,7 +3,6 @@ package ledger_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,9 +21,7 @@ import (
 //
 // It takes about a minute, so it runs only when asked.
 func TestMeasureMemory(t *testing.T) {
-	if testing.Short() || os.Getenv("INVITEPIPE_MEASURE") != "1" {
-		t.Skip("set INVITEPIPE_MEASURE=1 (without -short) to measure the ledger's memory")
-	}
+	testenv.Measure(t, "the ledger's memory")
 	r := testenv.StartRedis(t)
 	opts, err := redis.ParseURL(r.URL)
 	if err != nil {

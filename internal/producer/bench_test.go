@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/invitepipe/invitepipe/internal/procstat"
 	"github.com/invitepipe/invitepipe/internal/source"
 	"github.com/invitepipe/invitepipe/internal/testenv"
 )
@@ -32,9 +33,7 @@ import (
 // INVITEPIPE_MEASURE_ROWS changes the row count. It takes minutes, so it runs only when
 // asked.
 func TestMeasureProducer(t *testing.T) {
-	if testing.Short() || os.Getenv("INVITEPIPE_MEASURE") != "1" {
-		t.Skip("set INVITEPIPE_MEASURE=1 (without -short) to measure the producer")
-	}
+	testenv.Measure(t, "the producer")
 	rows := 1_000_000
 	if v := os.Getenv("INVITEPIPE_MEASURE_ROWS"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -154,24 +153,14 @@ func measureRuns(t *testing.T, src source.Source, rows int) {
 
 func mib(b int64) float64 { return float64(b) / (1 << 20) }
 
-// procStatus returns a kB field of /proc/self/status, in bytes.
+// procStatus returns a memory field of this process's /proc status, in bytes.
 func procStatus(t *testing.T, field string) int64 {
 	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
+	n, err := procstat.Memory(os.Getpid(), field)
 	if err != nil {
-		t.Skipf("no /proc/self/status: %v", err)
+		t.Fatal(err)
 	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, field+":"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			if err != nil {
-				t.Fatalf("%s: %v", l, err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", field)
-	return 0
+	return n
 }
 
 // resetPeakRSS resets VmHWM to the current RSS (Linux: "5" to /proc/self/clear_refs).
