@@ -33,6 +33,19 @@ type env struct {
 // backend prepares a fresh env for t.
 type backend func(t *testing.T) *env
 
+// batched returns newEnv whose ledgers batch concurrent operations (Options.Batch).
+func batched(newEnv backend) backend {
+	return func(t *testing.T) *env {
+		e := newEnv(t)
+		options := e.options
+		e.options = func(o ledger.Options) ledger.Options {
+			o.Batch = true
+			return options(o)
+		}
+		return e
+	}
+}
+
 const (
 	bu    = "507f191e810c19729de860ea"
 	short = 300 * time.Millisecond // a lease the test sees run out
@@ -178,6 +191,35 @@ func testConformance(t *testing.T, newEnv backend) {
 			if count[ledger.Reserved] != 1 || count[ledger.Busy] != 49 {
 				t.Fatalf("got %v, want 1 reserved and 49 busy", count)
 			}
+		}},
+		{"300 references sent at once are each reserved, confirmed, then duplicates", func(t *testing.T, e *env) {
+			l := e.ledger(t, ledger.Options{Lease: long})
+			const n = 300
+			each := func(what string, f func(ref, owner string) error) {
+				t.Helper()
+				errs := make([]error, n)
+				var wg sync.WaitGroup
+				for i := range n {
+					wg.Go(func() { errs[i] = f(fmt.Sprintf("REF-%d", i), fmt.Sprintf("owner-%d", i)) })
+				}
+				wg.Wait()
+				if err := errors.Join(errs...); err != nil {
+					t.Fatalf("%s: %v", what, err)
+				}
+			}
+			want := func(op reserveFunc, want ledger.Status) func(ref, owner string) error {
+				return func(ref, owner string) error {
+					r, err := op(context.Background(), bu, ref, owner)
+					if err == nil && r.Status != want {
+						err = fmt.Errorf("%s: got %v, want %v", ref, r.Status, want)
+					}
+					return err
+				}
+			}
+			each("reserve", want(l.Reserve, ledger.Reserved))
+			each("reserve by another owner", func(ref, _ string) error { return want(l.Reserve, ledger.Busy)(ref, "other") })
+			each("confirm", func(ref, owner string) error { return l.Confirm(context.Background(), bu, ref, owner) })
+			each("reserve again", func(ref, _ string) error { return want(l.Reserve, ledger.Duplicate)(ref, "other") })
 		}},
 		{"a lease that runs out unconfirmed is an unknown outcome", func(t *testing.T, e *env) {
 			l := e.ledger(t, ledger.Options{Lease: short})

@@ -3,11 +3,14 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -41,7 +44,9 @@ func newClient(t testing.TB, url string) *redis.Client {
 
 func TestConformanceRedis(t *testing.T) {
 	url := testenv.RedisURL(t)
-	testConformance(t, func(t *testing.T) *env { return realEnv(t, newClient(t, url)) })
+	newEnv := func(t *testing.T) *env { return realEnv(t, newClient(t, url)) }
+	testConformance(t, newEnv)
+	t.Run("batched", func(t *testing.T) { testConformance(t, batched(newEnv)) })
 }
 
 // TestConformanceRedisAutopipelined runs the suite through go-redis's autopipeliner, as
@@ -70,6 +75,11 @@ func TestConformanceRedisCluster(t *testing.T) {
 		testConformance(t, func(t *testing.T) *env {
 			return realEnv(t, autopipelined(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword})))
 		})
+	})
+	t.Run("batched", func(t *testing.T) {
+		testConformance(t, batched(func(t *testing.T) *env {
+			return realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
+		}))
 	})
 
 	t.Run("a business unit spreads over the masters", func(t *testing.T) {
@@ -179,23 +189,36 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// roundTrips counts the commands a client sends, pipelines counted once.
-type roundTrips struct{ n int64 }
+// roundTrips counts the commands a client sends, pipelines counted once; with
+// onlyScripts, only script calls (EVALSHA, EVAL), not the connections' handshakes.
+type roundTrips struct {
+	n           atomic.Int64
+	onlyScripts bool
+}
 
 func (r *roundTrips) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (r *roundTrips) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		r.n++
+		if r.counts(cmd) {
+			r.n.Add(1)
+		}
 		return next(ctx, cmd)
 	}
 }
 
 func (r *roundTrips) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		r.n++
+		if slices.ContainsFunc(cmds, r.counts) {
+			r.n.Add(1)
+		}
 		return next(ctx, cmds)
 	}
+}
+
+func (r *roundTrips) counts(cmd redis.Cmder) bool {
+	name := cmd.Name()
+	return !r.onlyScripts || name == "evalsha" || name == "eval"
 }
 
 // BenchmarkReserveConfirm measures one message's ledger work, Reserve then Confirm of a
@@ -228,5 +251,50 @@ func BenchmarkReserveConfirm(b *testing.B) {
 			b.Fatalf("confirm: %v", err)
 		}
 	}
-	b.ReportMetric(float64(trips.n)/float64(b.N), "roundtrips/op")
+	b.ReportMetric(float64(trips.n.Load())/float64(b.N), "roundtrips/op")
+}
+
+// TestBatchSharesScriptCalls checks that Options.Batch puts concurrent operations in
+// fewer script calls than there are operations, and that without it each is its own.
+func TestBatchSharesScriptCalls(t *testing.T) {
+	url := testenv.RedisURL(t)
+	const n = 300
+	for _, batch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
+			e := realEnv(t, newClient(t, url))
+			l := e.ledger(t, ledger.Options{Batch: batch})
+			expect(t, l.Reserve, "warm-up", "a", ledger.Reserved) // loads the script
+			trips := &roundTrips{onlyScripts: true}
+			e.client.AddHook(trips)
+			var wg sync.WaitGroup
+			errs := make([]error, n)
+			for i := range n {
+				wg.Go(func() {
+					_, errs[i] = l.Reserve(context.Background(), bu, fmt.Sprintf("REF-%d", i), "a")
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			calls := trips.n.Load()
+			t.Logf("%d reserves in %d script calls", n, calls)
+			if batch && calls >= n || !batch && calls != n {
+				t.Fatalf("%d reserves took %d script calls, want %s", n, calls, map[bool]string{true: "fewer", false: "one each"}[batch])
+			}
+		})
+	}
+}
+
+// TestBatchSkipsEndedCallers checks that a batched operation whose context ended before
+// it was sent is not applied.
+func TestBatchSkipsEndedCallers(t *testing.T) {
+	e := realEnv(t, newClient(t, testenv.RedisURL(t)))
+	l := e.ledger(t, ledger.Options{Batch: true, Lease: long})
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := l.Reserve(ctx, bu, "A-1", "a"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("reserve with an ended context: got %v, want context.Canceled", err)
+	}
+	expect(t, l.Reserve, "A-1", "b", ledger.Reserved)
 }

@@ -65,6 +65,7 @@ type Result struct {
 type Ledger struct {
 	client redis.UniversalClient
 	opts   Options
+	batch  *batcher // nil unless Options.Batch
 }
 
 // New returns a Ledger on client, which may be a single server, a Sentinel failover
@@ -78,7 +79,12 @@ func New(client redis.UniversalClient, opts Options) (*Ledger, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
-	return &Ledger{client: client, opts: opts}, nil
+	l := &Ledger{client: client, opts: opts}
+	if opts.Batch {
+		_, oneServer := client.(*redis.Client)
+		l.batch = &batcher{exec: l.exec, byTag: !oneServer}
+	}
+	return l, nil
 }
 
 // Reserve reserves reference of businessUnitID for owner before the call to Trustpilot.
@@ -173,8 +179,8 @@ func (l *Ledger) settle(ctx context.Context, o *op, businessUnitID, reference, o
 	return nil
 }
 
-// run applies o to the reference in one script call and returns what it found and, for
-// a reservation held by another owner, its lease left.
+// run applies o to the reference and returns what it found and, for a reservation held
+// by another owner, its lease left.
 func (l *Ledger) run(ctx context.Context, o *op, businessUnitID, reference, owner string) (found, time.Duration, error) {
 	fail := func(kind error, detail string, err error) (found, time.Duration, error) {
 		return 0, 0, &Error{Op: o.name, BusinessUnitID: businessUnitID, Reference: reference, Kind: kind, Detail: detail, Err: err}
@@ -187,19 +193,66 @@ func (l *Ledger) run(ctx context.Context, o *op, businessUnitID, reference, owne
 	case owner == "":
 		return fail(ErrInvalid, "empty owner", nil)
 	}
-	s := spanOf(l.opts.KeyPrefix, businessUnitID, reference, l.opts.now(), l.opts.epoch, l.opts.Retention)
-	reply, err := script.Run(ctx, l.client, s.keys,
-		s.newest, l.opts.epoch.Milliseconds(), l.opts.Retention.Milliseconds(), l.opts.Lease.Milliseconds(),
-		compact(reference, maxRawField), compact(owner, maxRawOwner), o.actions).Int64Slice()
-	switch {
-	case err != nil:
-		return fail(kindOf(err), "", err)
-	case len(reply) != 2 || reply[0] < 0 || reply[0] > int64(unknown):
-		return fail(nil, fmt.Sprintf("unexpected script reply %v", reply), nil)
-	case reply[0] == 0:
-		return fail(ErrClockSkew, fmt.Sprintf("this process is in epoch %d, Redis in epoch %d (%v each)", s.newest-1, reply[1], l.opts.epoch), nil)
+	c := &call{
+		op:    o,
+		span:  spanOf(l.opts.KeyPrefix, businessUnitID, reference, l.opts.now(), l.opts.epoch, l.opts.Retention),
+		field: compact(reference, maxRawField),
+		owner: compact(owner, maxRawOwner),
 	}
-	return found(reply[0]), time.Duration(reply[1]) * time.Millisecond, nil
+	if l.batch != nil {
+		l.batch.do(ctx, c)
+	} else {
+		l.exec(ctx, []*call{c})
+	}
+	switch {
+	case c.err != nil:
+		return fail(kindOf(c.err), "", c.err)
+	case c.state < 0 || c.state > int64(unknown):
+		return fail(nil, fmt.Sprintf("unexpected script reply {%d, %d}", c.state, c.left), nil)
+	case c.state == 0:
+		return fail(ErrClockSkew, fmt.Sprintf("this process is in epoch %d, Redis in epoch %d (%v each)", c.span.newest-1, c.left, l.opts.epoch), nil)
+	}
+	return found(c.state), time.Duration(c.left) * time.Millisecond, nil
+}
+
+// call is one operation on one reference, and its answer.
+type call struct {
+	op           *op
+	span         span
+	field, owner string // as stored: compacted
+
+	state, left int64 // ledger.lua's answer
+	err         error
+
+	ctx  context.Context // the caller's, while it waits in a batch
+	done chan struct{}   // closed once the call has its answer (batches only)
+}
+
+// exec applies calls, in order, in one script call: on a Redis Cluster their keys must
+// share a hash slot. It sets each call's answer or error.
+func (l *Ledger) exec(ctx context.Context, calls []*call) {
+	n := 0
+	for _, c := range calls {
+		n += len(c.span.keys)
+	}
+	keys := make([]string, 0, n)
+	args := make([]any, 0, 3+5*len(calls))
+	args = append(args, l.opts.epoch.Milliseconds(), l.opts.Retention.Milliseconds(), l.opts.Lease.Milliseconds())
+	for _, c := range calls {
+		keys = append(keys, c.span.keys...)
+		args = append(args, c.span.newest, len(c.span.keys), c.field, c.owner, c.op.actions)
+	}
+	reply, err := script.Run(ctx, l.client, keys, args...).Int64Slice()
+	if err == nil && len(reply) != 2*len(calls) {
+		err = fmt.Errorf("unexpected script reply: %d numbers for %d operations", len(reply), len(calls))
+	}
+	for i, c := range calls {
+		if err != nil {
+			c.err = err
+			continue
+		}
+		c.state, c.left = reply[2*i], reply[2*i+1]
+	}
 }
 
 // found is what the script found for the caller (ledger.lua's state numbers).

@@ -32,10 +32,12 @@ func newMiniredis(t *testing.T) (*miniredis.Miniredis, *env) {
 }
 
 func TestConformanceMiniredis(t *testing.T) {
-	testConformance(t, func(t *testing.T) *env {
+	newEnv := func(t *testing.T) *env {
 		_, e := newMiniredis(t)
 		return e
-	})
+	}
+	testConformance(t, newEnv)
+	t.Run("batched", func(t *testing.T) { testConformance(t, batched(newEnv)) })
 }
 
 // TestRetention checks the default layout's lifetimes by moving the clock by hundreds of

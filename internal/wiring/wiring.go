@@ -40,8 +40,9 @@ type Options struct {
 // Consumer is the consumer's parts, wired.
 type Consumer struct {
 	Redis redis.UniversalClient
-	// Hot is the client of the per-message commands (the ledger's and the rate
-	// limiter's): Redis's autopipeliner with INVITEPIPE_REDIS_PIPELINE, else Redis.
+	// Hot is the client of the rate limiter's per-message commands: Redis's
+	// autopipeliner with INVITEPIPE_REDIS_PIPELINE, else Redis. The ledger batches its
+	// own (ledger.Options.Batch) on Redis, where a batch may carry any keys.
 	Hot      redis.UniversalClient
 	DLQ      *dlq.Writer
 	Handler  *deliver.Handler
@@ -89,7 +90,7 @@ func New(cfg config.Consumer, f *activation.File, opts Options, log zerolog.Logg
 
 // wire builds the ledger, the limiter, the progress store, the Handler and the Consumer.
 func (p *Consumer) wire(cfg config.Consumer, f *activation.File, dests map[string]*destination.Destination, conn *kafkaconn.Conn, opts Options, log zerolog.Logger) error {
-	ldg, err := ledger.New(p.Hot, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention})
+	ldg, err := ledger.New(p.Redis, ledger.Options{Lease: cfg.LedgerLease, Retention: cfg.LedgerRetention, Batch: cfg.RedisPipeline})
 	if err != nil {
 		return err
 	}
