@@ -31,6 +31,6 @@
 //   - Secrets are made up per run; child processes get them through their environment,
 //     the in-process consumer through its lookup function. They are never printed.
 //   - References carry the run's id, so runs never see each other's rows, and the
-//     consumer's ledger keeps them for a day (the shortest retention it accepts), so runs
+//     consumer's ledger keeps them for a day by default (--ledger-retention), so runs
 //     leave little behind in Redis.
 package bench

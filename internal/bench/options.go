@@ -65,7 +65,7 @@ type Options struct {
 	// Consumer is the in-process consumer's configuration (concurrency, retries, ...;
 	// consumer processes read theirs from the environment they inherit, as `invitepipe
 	// consume` does). The run sets its brokers, topics, group, Redis URL, Trustpilot
-	// URLs, admin address, activation file, ledger retention (24h), defer max age (1h)
+	// URLs, admin address, activation file, ledger retention (LedgerRetention), defer max age (1h)
 	// and watchdog (off); Kafka TLS and SASL and the Redis password are kept.
 	Consumer config.Consumer
 	// Timeout bounds the wait for every row's outcome.
@@ -74,6 +74,11 @@ type Options struct {
 	// (as `invitepipe replay --to earliest --execute` does) and runs the consumers over
 	// every row again: each valid row is then a duplicate, which the ledger skips.
 	Replay bool
+	// LedgerRetention is the consumers' ledger retention (INVITEPIPE_LEDGER_RETENTION).
+	// It sets how many epochs a lookup reads: the default 24h keeps runs from leaving
+	// much in Redis; 9600h (the product's default) measures a production lookup.
+	// Default 24h.
+	LedgerRetention time.Duration
 	// Bucket is the width of the report's time series. Default 1s.
 	Bucket time.Duration
 	// Dir keeps the run's activation file and the consumer processes' logs; empty: a
@@ -144,6 +149,9 @@ func (o *Options) Validate() error {
 	}
 	if o.Timeout <= 0 {
 		bad("--timeout %s: want a positive duration such as 10m", o.Timeout)
+	}
+	if o.LedgerRetention < 0 {
+		bad("--ledger-retention %s: want a positive duration such as 24h, or 0 for 24h", o.LedgerRetention)
 	}
 	if o.Bucket < 0 {
 		bad("bucket %s: want a positive duration or 0 for 1s", o.Bucket)

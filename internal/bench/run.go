@@ -57,6 +57,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
+	if o.LedgerRetention == 0 {
+		o.LedgerRetention = 24 * time.Hour
+	}
 	if o.Bucket == 0 {
 		o.Bucket = time.Second
 	}
@@ -243,7 +246,7 @@ func (r *runner) prepare(ctx context.Context) error {
 		r.cfg.LogLevel = "warn"
 	}
 	r.cfg.Admin.Addr = "127.0.0.1:0"
-	r.cfg.LedgerRetention, r.cfg.DeferMaxAge, r.cfg.WatchdogTimeout = 24*time.Hour, time.Hour, 0
+	r.cfg.LedgerRetention, r.cfg.DeferMaxAge, r.cfg.WatchdogTimeout = r.o.LedgerRetention, time.Hour, 0
 	if err := r.startKafka(ctx); err != nil {
 		return err
 	}

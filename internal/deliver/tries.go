@@ -2,7 +2,6 @@ package deliver
 
 import (
 	"math/rand/v2"
-	"strconv"
 	"sync"
 	"time"
 
@@ -30,23 +29,27 @@ type try struct {
 // once untouched for sweepAfter.
 type tries struct {
 	mu    sync.Mutex
-	byMsg map[string]*try
+	byMsg map[msgID]*try
 	adds  int
+}
+
+// msgID is a message's place in its topic.
+type msgID struct {
+	partition int
+	offset    int64
 }
 
 const sweepAfter = 24 * time.Hour
 
-func newTries() *tries { return &tries{byMsg: map[string]*try{}} }
+func newTries() *tries { return &tries{byMsg: map[msgID]*try{}} }
 
-func msgID(m kafka.Message) string {
-	return strconv.Itoa(m.Partition) + "/" + strconv.FormatInt(m.Offset, 10)
-}
+func idOf(m kafka.Message) msgID { return msgID{m.Partition, m.Offset} }
 
 // get returns msg's try, a fresh one when it has none. It is stored only by keep.
 func (t *tries) get(m kafka.Message) *try {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if tr := t.byMsg[msgID(m)]; tr != nil {
+	if tr := t.byMsg[idOf(m)]; tr != nil {
 		return tr
 	}
 	return &try{}
@@ -57,7 +60,7 @@ func (t *tries) keep(m kafka.Message, tr *try) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	tr.touched = time.Now()
-	t.byMsg[msgID(m)] = tr
+	t.byMsg[idOf(m)] = tr
 	if t.adds++; t.adds%4096 == 0 {
 		for id, old := range t.byMsg {
 			if time.Since(old.touched) > sweepAfter {
@@ -70,7 +73,7 @@ func (t *tries) keep(m kafka.Message, tr *try) {
 // done forgets msg's try: it has its outcome.
 func (t *tries) done(m kafka.Message) {
 	t.mu.Lock()
-	delete(t.byMsg, msgID(m))
+	delete(t.byMsg, idOf(m))
 	t.mu.Unlock()
 }
 
