@@ -298,3 +298,49 @@ func TestBatchSkipsEndedCallers(t *testing.T) {
 	}
 	expect(t, l.Reserve, "A-1", "b", ledger.Reserved)
 }
+
+// TestSettleSendsRecentKeys checks that a Confirm after its Reserve sends only the recent
+// epochs' keys, where the Reserve put the entry, while the Reserve sends every retained
+// epoch's.
+func TestSettleSendsRecentKeys(t *testing.T) {
+	e := realEnv(t, newClient(t, testenv.RedisURL(t)))
+	l := e.ledger(t, ledger.Options{})
+	expect(t, l.Reserve, "warm-up", "a", ledger.Reserved) // loads the script
+	keys := &scriptKeys{}
+	e.client.AddHook(keys)
+	expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
+	settle(t, "confirm", l.Confirm, "A-1", "a", false)
+	if got := keys.counts(); len(got) != 2 || got[0] < 16 || got[1] != 3 {
+		t.Fatalf("keys per script call %v, want 16 or 17 for the reserve (400 days of 30-day epochs), then 3 for the confirm", got)
+	}
+}
+
+// scriptKeys records how many keys each script call names.
+type scriptKeys struct {
+	mu sync.Mutex
+	n  []int64
+}
+
+func (s *scriptKeys) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (s *scriptKeys) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if name := cmd.Name(); name == "evalsha" || name == "eval" {
+			n, _ := cmd.Args()[2].(int)
+			s.mu.Lock()
+			s.n = append(s.n, int64(n))
+			s.mu.Unlock()
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (s *scriptKeys) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (s *scriptKeys) counts() []int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.n)
+}

@@ -45,24 +45,35 @@ func bucket(reference string) uint32 {
 }
 
 // span is the key set of one call: the reference's bucket in every epoch that may hold
-// it, newest first.
+// it, newest first, or only in the recent ones.
 type span struct {
-	keys   []string
-	newest int64 // epoch of keys[0]; keys[i] is epoch newest-i
+	keys    []string
+	newest  int64 // epoch of keys[0]; keys[i] is epoch newest-i
+	partial bool  // only the recent epochs: ledger.lua answers "look further" if need be
 }
+
+// recentEpochs is how many epochs a partial span has: the one after now's, now's and the
+// one before, so that an entry moved to the current epoch moments ago is found across an
+// epoch's end and this process's clock being off by less than an epoch.
+const recentEpochs = 3
 
 // spanOf returns the keys of reference's bucket from the epoch after now's to the one
 // before the oldest a retained entry can be in. The margin of one epoch on each side
 // lets the script, which decides by the Redis server's clock, find its current epoch and
-// every retained one among the keys although this process's clock differs.
+// every retained one among the keys although this process's clock differs. A partial
+// span stops after recentEpochs keys, if the retention reaches further.
 //
 // Every key is prefix + "{" + businessUnitID + ":" + 3 hex digits of bucket + "}:" +
 // epoch in decimal. The part in braces is the Redis Cluster hash tag: all keys of one
 // call share a slot, and different buckets of one business unit spread over the cluster.
-func spanOf(prefix, businessUnitID, reference string, now time.Time, epoch, retention time.Duration) span {
+func spanOf(prefix, businessUnitID, reference string, now time.Time, epoch, retention time.Duration, partial bool) span {
 	nowMs, epochMs := now.UnixMilli(), epoch.Milliseconds()
 	newest := nowMs/epochMs + 1
 	oldest := max((nowMs-retention.Milliseconds())/epochMs-1, 0)
+	partial = partial && newest-oldest+1 > recentEpochs
+	if partial {
+		oldest = newest - recentEpochs + 1
+	}
 
 	tag := make([]byte, 0, len(prefix)+len(businessUnitID)+8)
 	tag = append(tag, prefix...)
@@ -77,7 +88,7 @@ func spanOf(prefix, businessUnitID, reference string, now time.Time, epoch, rete
 	for e := newest; e >= oldest; e-- {
 		keys = append(keys, string(strconv.AppendInt(tag, e, 10)))
 	}
-	return span{keys: keys, newest: newest}
+	return span{keys: keys, newest: newest, partial: partial}
 }
 
 // hexDigit returns the lowest 4 bits of v as a lowercase hex digit.

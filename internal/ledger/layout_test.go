@@ -55,19 +55,34 @@ func TestStoredSizesFitListpack(t *testing.T) {
 
 func TestSpan(t *testing.T) {
 	now := time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC)
-	s := spanOf("ip:l:", "507f191e810c19729de860ea", "A-1001", now, epochLength, DefaultRetention)
-	// 400 days over 30-day epochs touch 14 or 15 epochs; one more on each side.
-	if len(s.keys) < 16 || len(s.keys) > 17 {
-		t.Fatalf("got %d keys, want 16 or 17: %q", len(s.keys), s.keys)
+	tests := []struct {
+		name            string
+		retention       time.Duration
+		partial         bool
+		least, most     int
+		partialAnswered bool
+	}{
+		// 400 days over 30-day epochs touch 14 or 15 epochs; one more on each side.
+		{name: "every retained epoch", retention: DefaultRetention, least: 16, most: 17},
+		{name: "the recent epochs", retention: DefaultRetention, partial: true, least: recentEpochs, most: recentEpochs, partialAnswered: true},
+		{name: "a retention within the recent epochs is spanned whole", retention: 24 * time.Hour, partial: true, least: 3, most: 3},
 	}
-	tag := "ip:l:{507f191e810c19729de860ea:" + fmt.Sprintf("%03x", bucket("A-1001")) + "}:"
-	for i, key := range s.keys {
-		if want := tag + strconv.FormatInt(s.newest-int64(i), 10); key != want {
-			t.Fatalf("key %d = %q, want %q", i, key, want)
-		}
-	}
-	if current := now.UnixMilli() / epochLength.Milliseconds(); s.newest != current+1 {
-		t.Errorf("newest epoch %d, want the one after the current %d", s.newest, current)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := spanOf("ip:l:", "507f191e810c19729de860ea", "A-1001", now, epochLength, tc.retention, tc.partial)
+			if len(s.keys) < tc.least || len(s.keys) > tc.most || s.partial != tc.partialAnswered {
+				t.Fatalf("got %d keys (partial %t), want %d to %d (partial %t): %q", len(s.keys), s.partial, tc.least, tc.most, tc.partialAnswered, s.keys)
+			}
+			tag := "ip:l:{507f191e810c19729de860ea:" + fmt.Sprintf("%03x", bucket("A-1001")) + "}:"
+			for i, key := range s.keys {
+				if want := tag + strconv.FormatInt(s.newest-int64(i), 10); key != want {
+					t.Fatalf("key %d = %q, want %q", i, key, want)
+				}
+			}
+			if current := now.UnixMilli() / epochLength.Milliseconds(); s.newest != current+1 {
+				t.Errorf("newest epoch %d, want the one after the current %d", s.newest, current)
+			}
+		})
 	}
 }
 

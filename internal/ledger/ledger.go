@@ -157,7 +157,7 @@ func (l *Ledger) Forget(ctx context.Context, businessUnitID, reference, owner st
 }
 
 func (l *Ledger) reserve(ctx context.Context, o *op, businessUnitID, reference, owner string) (Result, error) {
-	state, left, err := l.run(ctx, o, businessUnitID, reference, owner)
+	state, left, err := l.run(ctx, o, false, businessUnitID, reference, owner)
 	if err != nil {
 		return Result{}, err
 	}
@@ -168,8 +168,11 @@ func (l *Ledger) reserve(ctx context.Context, o *op, businessUnitID, reference, 
 	return r, nil
 }
 
+// settle runs an operation that follows the owner's Reserve or TakeOver, which moved the
+// entry to the current epoch: it looks in the recent epochs first, and further only if
+// the entry is not there.
 func (l *Ledger) settle(ctx context.Context, o *op, businessUnitID, reference, owner string) error {
-	state, _, err := l.run(ctx, o, businessUnitID, reference, owner)
+	state, _, err := l.run(ctx, o, true, businessUnitID, reference, owner)
 	if err != nil {
 		return err
 	}
@@ -180,8 +183,9 @@ func (l *Ledger) settle(ctx context.Context, o *op, businessUnitID, reference, o
 }
 
 // run applies o to the reference and returns what it found and, for a reservation held
-// by another owner, its lease left.
-func (l *Ledger) run(ctx context.Context, o *op, businessUnitID, reference, owner string) (found, time.Duration, error) {
+// by another owner, its lease left. With recent, it first sends only the recent epochs'
+// keys (a partial span), and every retained epoch's when the script asks for them.
+func (l *Ledger) run(ctx context.Context, o *op, recent bool, businessUnitID, reference, owner string) (found, time.Duration, error) {
 	fail := func(kind error, detail string, err error) (found, time.Duration, error) {
 		return 0, 0, &Error{Op: o.name, BusinessUnitID: businessUnitID, Reference: reference, Kind: kind, Detail: detail, Err: err}
 	}
@@ -193,16 +197,17 @@ func (l *Ledger) run(ctx context.Context, o *op, businessUnitID, reference, owne
 	case owner == "":
 		return fail(ErrInvalid, "empty owner", nil)
 	}
+	now := l.opts.now()
 	c := &call{
 		op:    o,
-		span:  spanOf(l.opts.KeyPrefix, businessUnitID, reference, l.opts.now(), l.opts.epoch, l.opts.Retention),
+		span:  spanOf(l.opts.KeyPrefix, businessUnitID, reference, now, l.opts.epoch, l.opts.Retention, recent),
 		field: compact(reference, maxRawField),
 		owner: compact(owner, maxRawOwner),
 	}
-	if l.batch != nil {
-		l.batch.do(ctx, c)
-	} else {
-		l.exec(ctx, []*call{c})
+	l.do(ctx, c)
+	if c.err == nil && c.state == lookFurther && c.span.partial {
+		c.span = spanOf(l.opts.KeyPrefix, businessUnitID, reference, now, l.opts.epoch, l.opts.Retention, false)
+		l.do(ctx, c)
 	}
 	switch {
 	case c.err != nil:
@@ -213,6 +218,19 @@ func (l *Ledger) run(ctx context.Context, o *op, businessUnitID, reference, owne
 		return fail(ErrClockSkew, fmt.Sprintf("this process is in epoch %d, Redis in epoch %d (%v each)", c.span.newest-1, c.left, l.opts.epoch), nil)
 	}
 	return found(c.state), time.Duration(c.left) * time.Millisecond, nil
+}
+
+// lookFurther is ledger.lua's answer to a partial span that neither holds the reference
+// nor reaches every retained epoch.
+const lookFurther = 6
+
+// do runs c, in a batch with Options.Batch.
+func (l *Ledger) do(ctx context.Context, c *call) {
+	if l.batch != nil {
+		l.batch.do(ctx, c)
+		return
+	}
+	l.exec(ctx, []*call{c})
 }
 
 // call is one operation on one reference, and its answer.
@@ -236,11 +254,15 @@ func (l *Ledger) exec(ctx context.Context, calls []*call) {
 		n += len(c.span.keys)
 	}
 	keys := make([]string, 0, n)
-	args := make([]any, 0, 3+5*len(calls))
+	args := make([]any, 0, 3+6*len(calls))
 	args = append(args, l.opts.epoch.Milliseconds(), l.opts.Retention.Milliseconds(), l.opts.Lease.Milliseconds())
 	for _, c := range calls {
+		partial := "0"
+		if c.span.partial {
+			partial = "1"
+		}
 		keys = append(keys, c.span.keys...)
-		args = append(args, c.span.newest, len(c.span.keys), c.field, c.owner, c.op.actions)
+		args = append(args, c.span.newest, len(c.span.keys), c.field, c.owner, c.op.actions, partial)
 	}
 	reply, err := script.Run(ctx, l.client, keys, args...).Int64Slice()
 	if err == nil && len(reply) != 2*len(calls) {

@@ -73,3 +73,41 @@ func TestRetention(t *testing.T) {
 		})
 	}
 }
+
+// TestSettleLooksFurther checks the operations that follow a Reserve on an entry older
+// than the recent epochs they look in first: they find it in every retained epoch, act
+// on it as on a recent one, and a write moves it to the current epoch.
+func TestSettleLooksFurther(t *testing.T) {
+	const aged = 100 * 24 * time.Hour // more than the recent epochs, well within the retention
+	tests := []struct {
+		name    string
+		confirm bool // confirm before the entry ages
+		settle  func(*ledger.Ledger) settleFunc
+		lost    bool
+		want    ledger.Status // a new owner's Reserve afterwards
+	}{
+		{name: "confirm an unknown outcome of its own owner", settle: func(l *ledger.Ledger) settleFunc { return l.Confirm }, want: ledger.Duplicate},
+		{name: "confirm again", confirm: true, settle: func(l *ledger.Ledger) settleFunc { return l.Confirm }, want: ledger.Duplicate},
+		{name: "release", settle: func(l *ledger.Ledger) settleFunc { return l.Release }, want: ledger.Reserved},
+		{name: "release of a confirmed reference", confirm: true, settle: func(l *ledger.Ledger) settleFunc { return l.Release }, lost: true, want: ledger.Duplicate},
+		{name: "mark unknown", settle: func(l *ledger.Ledger) settleFunc { return l.MarkUnknown }, want: ledger.UnknownOutcome},
+		{name: "forget", settle: func(l *ledger.Ledger) settleFunc { return l.Forget }, want: ledger.Reserved},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, e := newMiniredis(t)
+			l := e.ledger(t, ledger.Options{})
+			expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
+			if tc.confirm {
+				settle(t, "confirm", l.Confirm, "A-1", "a", false)
+			}
+			e.pass(aged)
+			old := m.Keys()
+			settle(t, tc.name, tc.settle(l), "A-1", "a", tc.lost)
+			if now := m.Keys(); tc.want == ledger.Reserved && len(now) != 0 || tc.want != ledger.Reserved && len(now) != 1 {
+				t.Errorf("keys before %q, after %q: want the entry gone, moved or left, never copied", old, now)
+			}
+			expect(t, l.Reserve, "A-1", "b", tc.want)
+		})
+	}
+}
