@@ -19,7 +19,7 @@ const maxBatch = 128
 // answers the context's error); once sent, the caller waits for the answer, bounded by
 // the client's timeouts, so that it never misses a write the call made.
 type batcher struct {
-	exec func(context.Context, []*call)
+	exec func(context.Context, ...[]*call)
 	// byTag: the client spreads keys over servers (Cluster, Ring, or a client that hides
 	// which), so one script call carries the operations of one hash tag only.
 	byTag bool
@@ -63,8 +63,8 @@ func (b *batcher) flush() {
 	}
 }
 
-// send runs batch's live operations, one script call per hash tag when byTag, and
-// answers every one of them.
+// send runs batch's live operations, one script call per hash tag when byTag (the calls
+// in one pipeline), and answers every one of them.
 func (b *batcher) send(batch []*call) {
 	live := batch[:0]
 	for _, c := range batch {
@@ -83,16 +83,16 @@ func (b *batcher) send(batch []*call) {
 	case !b.byTag:
 		b.exec(ctx, live)
 	default:
-		groups := map[string][]*call{}
+		byTag := map[string][]*call{}
 		for _, c := range live {
 			tag := hashTag(c.span.keys[0])
-			groups[tag] = append(groups[tag], c)
+			byTag[tag] = append(byTag[tag], c)
 		}
-		var wg sync.WaitGroup
-		for _, g := range groups {
-			wg.Go(func() { b.exec(ctx, g) })
+		groups := make([][]*call, 0, len(byTag))
+		for _, g := range byTag {
+			groups = append(groups, g)
 		}
-		wg.Wait()
+		b.exec(ctx, groups...)
 	}
 	for _, c := range live {
 		close(c.done)

@@ -81,6 +81,12 @@ func TestConformanceRedisCluster(t *testing.T) {
 			return realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
 		}))
 	})
+	t.Run("batched operations share round trips", func(t *testing.T) {
+		e := realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
+		if trips := concurrentReserves(t, e, true); trips >= concurrent {
+			t.Fatalf("%d reserves took %d round trips, want fewer: one pipeline per batch", concurrent, trips)
+		}
+	})
 
 	t.Run("a business unit spreads over the masters", func(t *testing.T) {
 		e := realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
@@ -258,32 +264,39 @@ func BenchmarkReserveConfirm(b *testing.B) {
 // fewer script calls than there are operations, and that without it each is its own.
 func TestBatchSharesScriptCalls(t *testing.T) {
 	url := testenv.RedisURL(t)
-	const n = 300
 	for _, batch := range []bool{false, true} {
 		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
-			e := realEnv(t, newClient(t, url))
-			l := e.ledger(t, ledger.Options{Batch: batch})
-			expect(t, l.Reserve, "warm-up", "a", ledger.Reserved) // loads the script
-			trips := &roundTrips{onlyScripts: true}
-			e.client.AddHook(trips)
-			var wg sync.WaitGroup
-			errs := make([]error, n)
-			for i := range n {
-				wg.Go(func() {
-					_, errs[i] = l.Reserve(context.Background(), bu, fmt.Sprintf("REF-%d", i), "a")
-				})
-			}
-			wg.Wait()
-			if err := errors.Join(errs...); err != nil {
-				t.Fatal(err)
-			}
-			calls := trips.n.Load()
-			t.Logf("%d reserves in %d script calls", n, calls)
-			if batch && calls >= n || !batch && calls != n {
-				t.Fatalf("%d reserves took %d script calls, want %s", n, calls, map[bool]string{true: "fewer", false: "one each"}[batch])
+			calls := concurrentReserves(t, realEnv(t, newClient(t, url)), batch)
+			if batch && calls >= concurrent || !batch && calls != concurrent {
+				t.Fatalf("%d reserves took %d script calls, want %s", concurrent, calls, map[bool]string{true: "fewer", false: "one each"}[batch])
 			}
 		})
 	}
+}
+
+// concurrent is how many operations concurrentReserves starts at once.
+const concurrent = 300
+
+// concurrentReserves reserves as many references at once on a ledger of e, and returns
+// how many round trips carried script calls.
+func concurrentReserves(t *testing.T, e *env, batch bool) int64 {
+	l := e.ledger(t, ledger.Options{Batch: batch})
+	expect(t, l.Reserve, "warm-up", "a", ledger.Reserved) // loads the script
+	trips := &roundTrips{onlyScripts: true}
+	e.client.AddHook(trips)
+	var wg sync.WaitGroup
+	errs := make([]error, concurrent)
+	for i := range concurrent {
+		wg.Go(func() {
+			_, errs[i] = l.Reserve(context.Background(), bu, fmt.Sprintf("REF-%d", i), "a")
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d reserves in %d round trips with script calls", concurrent, trips.n.Load())
+	return trips.n.Load()
 }
 
 // TestBatchSkipsEndedCallers checks that a batched operation whose context ended before

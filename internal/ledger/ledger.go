@@ -246,15 +246,40 @@ type call struct {
 	done chan struct{}   // closed once the call has its answer (batches only)
 }
 
-// exec applies calls, in order, in one script call: on a Redis Cluster their keys must
-// share a hash slot. It sets each call's answer or error.
-func (l *Ledger) exec(ctx context.Context, calls []*call) {
+// exec applies each group of calls in one script call, in order (on a Redis Cluster a
+// group's keys must share a hash slot); several groups go out in one pipeline. It sets
+// each call's answer or error.
+func (l *Ledger) exec(ctx context.Context, groups ...[]*call) {
+	if len(groups) == 1 {
+		keys, args := l.request(groups[0])
+		answer(groups[0], script.Run(ctx, l.client, keys, args...))
+		return
+	}
+	cmds := make([]*redis.Cmd, len(groups))
+	_, _ = l.client.Pipelined(ctx, func(p redis.Pipeliner) error { // each command keeps its error
+		for i, g := range groups {
+			keys, args := l.request(g)
+			cmds[i] = script.EvalSha(ctx, p, keys, args...)
+		}
+		return nil
+	})
+	for i, g := range groups {
+		if err := cmds[i].Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
+			l.exec(ctx, g) // a server without the script: Run loads it
+			continue
+		}
+		answer(g, cmds[i])
+	}
+}
+
+// request returns the keys and arguments of one script call applying calls.
+func (l *Ledger) request(calls []*call) (keys []string, args []any) {
 	n := 0
 	for _, c := range calls {
 		n += len(c.span.keys)
 	}
-	keys := make([]string, 0, n)
-	args := make([]any, 0, 3+6*len(calls))
+	keys = make([]string, 0, n)
+	args = make([]any, 0, 3+6*len(calls))
 	args = append(args, l.opts.epoch.Milliseconds(), l.opts.Retention.Milliseconds(), l.opts.Lease.Milliseconds())
 	for _, c := range calls {
 		partial := "0"
@@ -264,7 +289,12 @@ func (l *Ledger) exec(ctx context.Context, calls []*call) {
 		keys = append(keys, c.span.keys...)
 		args = append(args, c.span.newest, len(c.span.keys), c.field, c.owner, c.op.actions, partial)
 	}
-	reply, err := script.Run(ctx, l.client, keys, args...).Int64Slice()
+	return keys, args
+}
+
+// answer sets each call's answer from cmd, the script call that applied calls.
+func answer(calls []*call, cmd *redis.Cmd) {
+	reply, err := cmd.Int64Slice()
 	if err == nil && len(reply) != 2*len(calls) {
 		err = fmt.Errorf("unexpected script reply: %d numbers for %d operations", len(reply), len(calls))
 	}

@@ -41,7 +41,8 @@ type Options struct {
 	// more. Each operation stays atomic and answers as it would alone; Redis is spared a
 	// script call per operation, most of its cost. On a *redis.Client (one server, or a
 	// Sentinel failover client) a call carries any operations; on other clients (Cluster,
-	// Ring, an autopipeliner) only those of one hash tag, so give Batch the plain client.
+	// Ring, an autopipeliner) a call carries those of one hash tag, and a batch's calls go
+	// in one pipeline. Give Batch the plain client: an autopipeliner hides which it is.
 	// Default false: one script call per operation.
 	Batch bool
 
