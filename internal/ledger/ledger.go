@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/invitepipe/invitepipe/internal/redisbatch"
 )
 
 //go:embed ledger.lua
@@ -65,7 +67,7 @@ type Result struct {
 type Ledger struct {
 	client redis.UniversalClient
 	opts   Options
-	batch  *batcher // nil unless Options.Batch
+	batch  *redisbatch.Batcher[*call] // nil unless Options.Batch
 }
 
 // New returns a Ledger on client, which may be a single server, a Sentinel failover
@@ -81,8 +83,8 @@ func New(client redis.UniversalClient, opts Options) (*Ledger, error) {
 	}
 	l := &Ledger{client: client, opts: opts}
 	if opts.Batch {
-		_, oneServer := client.(*redis.Client)
-		l.batch = &batcher{exec: l.exec, byTag: !oneServer}
+		l.batch = redisbatch.New(l.exec, func(c *call) string { return c.span.keys[0] },
+			redisbatch.Options{Delay: opts.BatchDelay, Group: redisbatch.Grouping(client)})
 	}
 	return l, nil
 }
@@ -226,11 +228,11 @@ const lookFurther = 6
 
 // do runs c, in a batch with Options.Batch.
 func (l *Ledger) do(ctx context.Context, c *call) {
-	if l.batch != nil {
-		l.batch.do(ctx, c)
-		return
+	if l.batch == nil {
+		l.exec(ctx, [][]*call{{c}})
+	} else if err := l.batch.Do(ctx, c); err != nil {
+		c.err = err
 	}
-	l.exec(ctx, []*call{c})
 }
 
 // call is one operation on one reference, and its answer.
@@ -241,33 +243,14 @@ type call struct {
 
 	state, left int64 // ledger.lua's answer
 	err         error
-
-	ctx  context.Context // the caller's, while it waits in a batch
-	done chan struct{}   // closed once the call has its answer (batches only)
 }
 
 // exec applies each group of calls in one script call, in order (on a Redis Cluster a
 // group's keys must share a hash slot); several groups go out in one pipeline. It sets
 // each call's answer or error.
-func (l *Ledger) exec(ctx context.Context, groups ...[]*call) {
-	if len(groups) == 1 {
-		keys, args := l.request(groups[0])
-		answer(groups[0], script.Run(ctx, l.client, keys, args...))
-		return
-	}
-	cmds := make([]*redis.Cmd, len(groups))
-	_, _ = l.client.Pipelined(ctx, func(p redis.Pipeliner) error { // each command keeps its error
-		for i, g := range groups {
-			keys, args := l.request(g)
-			cmds[i] = script.EvalSha(ctx, p, keys, args...)
-		}
-		return nil
-	})
+func (l *Ledger) exec(ctx context.Context, groups [][]*call) {
+	cmds := redisbatch.Eval(ctx, l.client, script, len(groups), func(i int) ([]string, []any) { return l.request(groups[i]) })
 	for i, g := range groups {
-		if err := cmds[i].Err(); err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT") {
-			l.exec(ctx, g) // a server without the script: Run loads it
-			continue
-		}
 		answer(g, cmds[i])
 	}
 }

@@ -36,15 +36,18 @@ type Options struct {
 	// hash tag that keeps one reference's keys in one Redis Cluster slot comes after it).
 	// Default "ip:l:".
 	KeyPrefix string
-	// Batch sends the operations of concurrent callers together: as many as arrive while
-	// a script call is under way (at most 128) go in the next one, and none waits for
-	// more. Each operation stays atomic and answers as it would alone; Redis is spared a
-	// script call per operation, most of its cost. On a *redis.Client (one server, or a
-	// Sentinel failover client) a call carries any operations; on other clients (Cluster,
-	// Ring, an autopipeliner) a call carries those of one hash tag, and a batch's calls go
-	// in one pipeline. Give Batch the plain client: an autopipeliner hides which it is.
-	// Default false: one script call per operation.
+	// Batch sends the operations of concurrent callers together (package redisbatch):
+	// as many as arrive while a batch is under way (at most 128) go in the next one. Each
+	// operation stays atomic and answers as it would alone; Redis is spared a script call
+	// per operation, most of its cost. On a *redis.Client (one server, or a Sentinel
+	// failover client) a call carries any operations; on other clients (Cluster, Ring, an
+	// autopipeliner) a call carries those of one hash tag, and a batch's calls go in one
+	// pipeline. Give Batch the plain client: an autopipeliner hides which it is. Default
+	// false: one script call per operation.
 	Batch bool
+	// BatchDelay is how long a batch waits for more operations (with Batch). Default 0:
+	// none beyond a batch under way.
+	BatchDelay time.Duration
 
 	// now and epoch replace the client clock and epochLength in tests (export_test.go).
 	now   func() time.Time
