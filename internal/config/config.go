@@ -139,16 +139,15 @@ type Processing struct {
 	// past it a waiting message keeps only its offset and is read again from Kafka when
 	// its destination is ready. Default 10000.
 	DeferBuffer int `envconfig:"INVITEPIPE_DEFER_BUFFER" default:"10000" desc:"waiting messages whose bodies are kept in memory; the rest are read again from Kafka"`
-	// RedisPipeline batches the Redis work of concurrent messages: the commands that
-	// arrive while a batch is under way go out together in the next one, one round trip
-	// for many messages. The ledger's operations share one script call per batch (per
-	// hash tag on a Redis Cluster); the rate limiter's go in pipelines (go-redis
-	// autopipelining). Default true.
+	// RedisPipeline batches the Redis work of concurrent messages: the ledger's
+	// reservations and confirmations, and the rate limiter's slots, that arrive while a
+	// batch is under way go out together in the next one, one script call for many
+	// messages (per hash tag on a Redis Cluster, the calls in one pipeline): one round
+	// trip, and Redis pays a script call's cost once. Default true.
 	RedisPipeline bool `envconfig:"INVITEPIPE_REDIS_PIPELINE" default:"true" desc:"batch the Redis commands of concurrent messages into pipelines"`
-	// RedisPipelineDelay is how long a rate limiter's batch may wait for more commands
-	// before it goes (with INVITEPIPE_REDIS_PIPELINE): larger batches for less CPU, at that
-	// much latency per command. The ledger's batches never wait. Default 0s: no wait
-	// beyond a batch under way.
+	// RedisPipelineDelay is how long a batch may wait for more commands before it goes
+	// (with INVITEPIPE_REDIS_PIPELINE): larger batches for less CPU, at that much latency
+	// per command. Default 0s: no wait beyond a batch under way.
 	RedisPipelineDelay time.Duration `envconfig:"INVITEPIPE_REDIS_PIPELINE_DELAY" default:"0s" desc:"how long a Redis batch may wait for more commands (0: none)"`
 	// WatchdogTimeout: the process exits non-zero when nothing was fetched for this long
 	// while the group has lag. Default 10m; 0 turns the watchdog off.

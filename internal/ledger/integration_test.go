@@ -49,32 +49,10 @@ func TestConformanceRedis(t *testing.T) {
 	t.Run("batched", func(t *testing.T) { testConformance(t, batched(newEnv)) })
 }
 
-// TestConformanceRedisAutopipelined runs the suite through go-redis's autopipeliner, as
-// the consumer does (INVITEPIPE_REDIS_PIPELINE): concurrent scripts share pipelines.
-func TestConformanceRedisAutopipelined(t *testing.T) {
-	url := testenv.RedisURL(t)
-	testConformance(t, func(t *testing.T) *env { return realEnv(t, autopipelined(t, newClient(t, url))) })
-}
-
-// autopipelined returns client's autopipeliner; client is closed after the test.
-func autopipelined(t *testing.T, client redis.UniversalClient) redis.UniversalClient {
-	t.Cleanup(func() { client.Close() })
-	ap, err := client.AutoPipeline()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ap
-}
-
 func TestConformanceRedisCluster(t *testing.T) {
 	addrs := startCluster(t)
 	testConformance(t, func(t *testing.T) *env {
 		return realEnv(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword}))
-	})
-	t.Run("autopipelined", func(t *testing.T) {
-		testConformance(t, func(t *testing.T) *env {
-			return realEnv(t, autopipelined(t, redis.NewUniversalClient(&redis.UniversalOptions{Addrs: addrs, Password: clusterPassword})))
-		})
 	})
 	t.Run("batched", func(t *testing.T) {
 		testConformance(t, batched(func(t *testing.T) *env {
