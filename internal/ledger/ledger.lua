@@ -75,7 +75,8 @@ for a = 4, #ARGV, 6 do
     end
 
     -- A write moves the entry to the current epoch, whose key expires retention after
-    -- the epoch ends.
+    -- the epoch ends. An entry already there was written with its key's expiry, which
+    -- every write of a new entry sets again.
     local action, put = string.sub(actions, state, state), false
     if action == 'R' then
       put = (now + lease) .. ':' .. owner
@@ -91,7 +92,9 @@ for a = 4, #ARGV, 6 do
         redis.call('HDEL', KEYS[base + at], field)
       end
       redis.call('HSET', KEYS[base + w], field, put)
-      redis.call('PEXPIREAT', KEYS[base + w], expireAt)
+      if at ~= w then
+        redis.call('PEXPIREAT', KEYS[base + w], expireAt)
+      end
     end
     out[#out + 1] = state
     out[#out + 1] = left
