@@ -59,13 +59,7 @@ func TestRetention(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, e := newMiniredis(t)
-			l := e.ledger(t, ledger.Options{})
-			expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
-			if tc.confirm {
-				settle(t, "confirm", l.Confirm, "A-1", "a", false)
-			}
-			e.pass(tc.after)
+			m, l := aged(t, tc.confirm, tc.after)
 			if keys := m.Keys(); tc.gone && len(keys) != 0 {
 				t.Errorf("keys left after %v: %q", tc.after, keys)
 			}
@@ -78,7 +72,7 @@ func TestRetention(t *testing.T) {
 // than the recent epochs they look in first: they find it in every retained epoch, act
 // on it as on a recent one, and a write moves it to the current epoch.
 func TestSettleLooksFurther(t *testing.T) {
-	const aged = 100 * 24 * time.Hour // more than the recent epochs, well within the retention
+	const age = 100 * 24 * time.Hour // more than the recent epochs, well within the retention
 	tests := []struct {
 		name    string
 		confirm bool // confirm before the entry ages
@@ -95,13 +89,7 @@ func TestSettleLooksFurther(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m, e := newMiniredis(t)
-			l := e.ledger(t, ledger.Options{})
-			expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
-			if tc.confirm {
-				settle(t, "confirm", l.Confirm, "A-1", "a", false)
-			}
-			e.pass(aged)
+			m, l := aged(t, tc.confirm, age)
 			old := m.Keys()
 			settle(t, tc.name, tc.settle(l), "A-1", "a", tc.lost)
 			if now := m.Keys(); tc.want == ledger.Reserved && len(now) != 0 || tc.want != ledger.Reserved && len(now) != 1 {
@@ -110,4 +98,18 @@ func TestSettleLooksFurther(t *testing.T) {
 			expect(t, l.Reserve, "A-1", "b", tc.want)
 		})
 	}
+}
+
+// aged returns a ledger on a new miniredis where owner "a" reserved "A-1" (and confirmed
+// it, with confirm), and then d passed.
+func aged(t *testing.T, confirm bool, d time.Duration) (*miniredis.Miniredis, *ledger.Ledger) {
+	t.Helper()
+	m, e := newMiniredis(t)
+	l := e.ledger(t, ledger.Options{})
+	expect(t, l.Reserve, "A-1", "a", ledger.Reserved)
+	if confirm {
+		settle(t, "confirm", l.Confirm, "A-1", "a", false)
+	}
+	e.pass(d)
+	return m, l
 }
