@@ -95,12 +95,12 @@
 // 40 bytes). Every key expires Retention after its epoch ends (PEXPIREAT), which bounds
 // how long confirmed and abandoned entries live without per-field TTLs (HEXPIRE needs
 // Redis 7.4; Debian 12 ships 7.0). A lookup reads the reference's bucket in each epoch
-// the retention reaches (16 or 17 keys for 400 days, one spare on each side) inside the one script call. Confirm, Release,
-// MarkUnknown and Forget follow the owner's Reserve, which moved the entry to the current
-// epoch, so they first name only the recent epochs' keys (the next, the current and the
-// previous) and every retained epoch's only when the entry is not there. The braces
-// are the Cluster hash tag: one call's keys share a slot, and a business unit's buckets
-// spread over the cluster.
+// the retention reaches (16 or 17 keys for 400 days, one spare on each side) inside the
+// one script call. Confirm, Release, MarkUnknown and Forget follow the owner's Reserve,
+// which moved the entry to the current epoch, so they first name only the recent
+// epochs' keys (the next, the current and the previous) and every retained epoch's only
+// when the entry is not there. The braces are the Cluster hash tag: one operation's keys
+// share a slot, and a business unit's buckets spread over the cluster.
 //
 // Each bucket of an epoch holds about 1/1024 of the business unit's references of those
 // 30 days, so up to about 520,000 references per business unit and epoch stay in
