@@ -45,6 +45,7 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 	plot := fs.String("plot", "", "write throughput and latency over time to this SVG file")
 	fs.StringVar(&o.Dir, "dir", "", "keep the activation file and the consumer processes' logs here (default: a temporary directory, removed after a correct run)")
 	logLevel := fs.String("log-level", "warn", "level of the consumers' JSON logs (in-process: on stderr; processes: in --dir)")
+	memProfile := fs.String("memprofile", "", "write a profile of this process's allocations (with --processes 0: the consumer's too) to this file, for go tool pprof -sample_index=alloc_space")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of this process (with --processes 0: the consumer's too) to this file, for go tool pprof")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,10 +89,26 @@ func runBench(ctx context.Context, args []string, stdout io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	rep, err := bench.Run(ctx, o)
+	if *memProfile != "" {
+		err = errors.Join(err, writeAllocs(*memProfile))
+	}
 	if rep == nil {
 		return err
 	}
 	return errors.Join(err, writeBenchReport(rep, stdout, *jsonOut, *plot))
+}
+
+// writeAllocs writes the profile of this process's allocations since it started to path.
+func writeAllocs(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return fmt.Errorf("--memprofile: %w", err)
+	}
+	return f.Close()
 }
 
 // writeBenchReport prints the table, or the JSON when it goes to standard output, and
