@@ -144,7 +144,7 @@ type Processing struct {
 	// batch is under way go out together in the next one, one script call for many
 	// messages (per hash tag on a Redis Cluster, the calls in one pipeline): one round
 	// trip, and Redis pays a script call's cost once. Default true.
-	RedisPipeline bool `envconfig:"INVITEPIPE_REDIS_PIPELINE" default:"true" desc:"batch the Redis commands of concurrent messages into pipelines"`
+	RedisPipeline bool `envconfig:"INVITEPIPE_REDIS_PIPELINE" default:"true" desc:"batch the ledger's and rate limiter's Redis calls of concurrent messages into shared script calls"`
 	// RedisPipelineDelay is how long a batch may wait for more commands before it goes
 	// (with INVITEPIPE_REDIS_PIPELINE): larger batches for less CPU, at that much latency
 	// per command. Default 0s: no wait beyond a batch under way.
