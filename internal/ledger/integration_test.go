@@ -206,36 +206,51 @@ func (r *roundTrips) counts(cmd redis.Cmder) bool {
 }
 
 // BenchmarkReserveConfirm measures one message's ledger work, Reserve then Confirm of a
-// new reference, against the real Redis: go test -run - -bench . ./internal/ledger
+// new reference, against the real Redis, one message at a time and 256 at once with
+// Options.Batch: go test -run - -bench . ./internal/ledger
 func BenchmarkReserveConfirm(b *testing.B) {
-	client := newClient(b, testenv.RedisURL(b))
-	defer client.Close()
-	prefix := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
-	defer deleteKeys(context.Background(), client, prefix+"*")
-	l, err := ledger.New(client, ledger.Options{KeyPrefix: prefix})
-	if err != nil {
-		b.Fatal(err)
+	for _, batch := range []bool{false, true} {
+		b.Run(fmt.Sprintf("batch=%v", batch), func(b *testing.B) {
+			client := newClient(b, testenv.RedisURL(b))
+			defer client.Close()
+			prefix := "bench-" + strconv.FormatInt(time.Now().UnixNano(), 36) + ":"
+			defer deleteKeys(context.Background(), client, prefix+"*")
+			l, err := ledger.New(client, ledger.Options{KeyPrefix: prefix, Batch: batch})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			if _, err := l.Reserve(ctx, bu, "warm-up", "a"); err != nil { // loads the script
+				b.Fatal(err)
+			}
+			trips := &roundTrips{}
+			client.AddHook(trips)
+			var next atomic.Int64
+			send := func() {
+				ref := "ORD-" + strconv.FormatInt(next.Add(1), 10)
+				r, err := l.Reserve(ctx, bu, ref, "a")
+				if err != nil || r.Status != ledger.Reserved {
+					b.Errorf("reserve: %v, %v", r, err)
+				}
+				if err := l.Confirm(ctx, bu, ref, "a"); err != nil {
+					b.Errorf("confirm: %v", err)
+				}
+			}
+			if batch {
+				b.SetParallelism(128) // 256 callers on 2 cores
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						send()
+					}
+				})
+			} else {
+				for b.Loop() {
+					send()
+				}
+			}
+			b.ReportMetric(float64(trips.n.Load())/float64(b.N), "roundtrips/op")
+		})
 	}
-	ctx := context.Background()
-	if _, err := l.Reserve(ctx, bu, "warm-up", "a"); err != nil { // loads the script
-		b.Fatal(err)
-	}
-	trips := &roundTrips{}
-	client.AddHook(trips)
-	var ref []byte
-	i := 0
-	for b.Loop() {
-		ref = strconv.AppendInt(append(ref[:0], "ORD-"...), int64(i), 10)
-		i++
-		r, err := l.Reserve(ctx, bu, string(ref), "a")
-		if err != nil || r.Status != ledger.Reserved {
-			b.Fatalf("reserve: %v, %v", r, err)
-		}
-		if err := l.Confirm(ctx, bu, string(ref), "a"); err != nil {
-			b.Fatalf("confirm: %v", err)
-		}
-	}
-	b.ReportMetric(float64(trips.n.Load())/float64(b.N), "roundtrips/op")
 }
 
 // TestBatchSharesScriptCalls checks that Options.Batch puts concurrent operations in
