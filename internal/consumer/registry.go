@@ -123,7 +123,9 @@ func (r *registry) export(name string, now int64) {
 	} else {
 		delete(r.waiting, name)
 	}
-	if count == 0 {
+	// A partition's figures stay while they hold a reason, even with no message (a lane
+	// closed or probing): its next publish must find them to clear the lane's metrics.
+	if len(r.stats[name]) == 0 {
 		delete(r.stats, name)
 	}
 }

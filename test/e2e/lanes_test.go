@@ -183,8 +183,15 @@ func runIsolation(t *testing.T, tc isolationCase, aRows int) {
 	if n := s.dlqCount(); n != 0 {
 		t.Errorf("DLQ holds %d records, want none", n)
 	}
+	var deferredB, waitingB float64
+	defer func() {
+		if t.Failed() {
+			t.Logf("B's last figures: invitepipe_deferred_messages %v, invitepipe_destination_waiting{%s} %v", deferredB, tc.reason, waitingB)
+		}
+	}()
 	waitFor(t, 10*time.Second, "B no longer deferred nor waiting", func() bool {
-		return c.deferred(t, b) == 0 && c.waiting(t, b, tc.reason) == 0
+		deferredB, waitingB = c.deferred(t, b), c.waiting(t, b, tc.reason)
+		return deferredB == 0 && waitingB == 0
 	})
 }
 
