@@ -62,13 +62,14 @@ type partition struct {
 
 	wm       *watermark
 	lanes    map[string]*laneState
-	inflight int    // dispatched and without a result yet, queued included
-	queued   []work // dispatched, waiting for a worker
-	ready    []task // released with a body, waiting for a slot
-	wanted   []want // released without a body, waiting to be read again
-	deferred int    // messages in the lanes' heaps
-	scanning bool   // a rescan is running
-	hwm      int64  // the partition's high watermark, as last seen
+	inflight int      // dispatched and without a result yet, queued included
+	queued   []work   // dispatched, waiting for a worker
+	turn     []string // releaseDue's lanes, kept to spare an allocation per call
+	ready    []task   // released with a body, waiting for a slot
+	wanted   []want   // released without a body, waiting to be read again
+	deferred int      // messages in the lanes' heaps
+	scanning bool     // a rescan is running
+	hwm      int64    // the partition's high watermark, as last seen
 
 	// known are the offsets a previous owner recorded done (Config.Progress); skipped
 	// counts those skipped, saved whether the last outcomes are recorded.
@@ -285,17 +286,8 @@ func (p *partition) release(e entry, k kind, name string) {
 // partition has free slots, and starts a rescan for released messages without bodies.
 func (p *partition) fill(hard, draining, gctx context.Context) {
 	p.dispatchReady(hard, draining)
-	now := time.Now().UnixNano()
-	for name, l := range p.lanes {
-		if p.deferred == 0 {
-			break // the common case: nothing waits, so no lane needs a look
-		}
-		for l.open() && l.due(now) && p.inflight+len(p.ready) < p.c.cfg.PartitionInflight {
-			if l.waiting[0].msg == nil && len(p.wanted) >= p.c.cfg.RescanBatch {
-				break // the next rescan takes it
-			}
-			p.release(l.pop(), handle, name)
-		}
+	if p.deferred > 0 { // the common case, nothing waits, needs no look at the lanes
+		p.releaseDue()
 		p.dispatchReady(hard, draining)
 	}
 	if len(p.wanted) > 0 && !p.scanning {
@@ -305,6 +297,38 @@ func (p *partition) fill(hard, draining, gctx context.Context) {
 		slices.SortFunc(batch, func(a, b want) int { return cmp.Compare(a.offset, b.offset) })
 		go p.c.rescan(gctx, p.id, batch, p.rescanned)
 	}
+}
+
+// releaseDue releases the due waiters of the open lanes while the partition has free
+// slots, a message of each lane in turn, so that the lanes share the slots, and the calls
+// they lead to (a budget two destinations share), instead of the first lane taking all.
+func (p *partition) releaseDue() {
+	now := time.Now().UnixNano()
+	turn := p.turn[:0]
+	for name, l := range p.lanes { // in random order: no lane always goes first
+		if l.open() && l.due(now) {
+			turn = append(turn, name)
+		}
+	}
+	for len(turn) > 0 {
+		next := turn[:0]
+		for _, name := range turn {
+			if p.inflight+len(p.ready) >= p.c.cfg.PartitionInflight {
+				p.turn = turn[:0]
+				return
+			}
+			l := p.lanes[name]
+			if l.waiting[0].msg == nil && len(p.wanted) >= p.c.cfg.RescanBatch {
+				continue // the next rescan takes the lane's waiters
+			}
+			p.release(l.pop(), handle, name)
+			if l.due(now) {
+				next = append(next, name)
+			}
+		}
+		turn = next
+	}
+	p.turn = turn[:0]
 }
 
 // dispatchReady dispatches the ready messages while the partition has free slots.
