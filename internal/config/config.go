@@ -140,11 +140,11 @@ type Processing struct {
 	// its destination is ready. Default 10000.
 	DeferBuffer int `envconfig:"INVITEPIPE_DEFER_BUFFER" default:"10000" desc:"waiting messages whose bodies are kept in memory; the rest are read again from Kafka"`
 	// RedisPipeline batches the Redis work of concurrent messages: the ledger's
-	// reservations and confirmations, and the rate limiter's slots, that arrive while a
-	// batch is under way go out together in the next one, one script call for many
-	// messages (per hash tag on a Redis Cluster, the calls in one pipeline): one round
-	// trip, and Redis pays a script call's cost once. Default true.
-	RedisPipeline bool `envconfig:"INVITEPIPE_REDIS_PIPELINE" default:"true" desc:"batch the ledger's and rate limiter's Redis calls of concurrent messages into shared script calls"`
+	// reservations and confirmations that arrive while a batch is under way go out
+	// together in the next one, one script call for many messages (per hash tag on a
+	// Redis Cluster, the calls in one pipeline), so Redis pays a script call's cost once;
+	// the rate limiter's slots go in pipelines (go-redis autopipelining). Default true.
+	RedisPipeline bool `envconfig:"INVITEPIPE_REDIS_PIPELINE" default:"true" desc:"batch the ledger's Redis calls of concurrent messages into shared script calls, and pipeline the rate limiter's"`
 	// RedisPipelineDelay is how long a batch may wait for more commands before it goes
 	// (with INVITEPIPE_REDIS_PIPELINE): larger batches for less CPU, at that much latency
 	// per command. Default 0s: no wait beyond a batch under way.

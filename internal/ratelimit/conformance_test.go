@@ -22,53 +22,24 @@ type backend struct {
 	// private starts a server for one test and returns a client of it that does not retry
 	// (a stopped server fails at once) and a func that stops the server.
 	private func(t *testing.T) (redis.UniversalClient, func())
-	// batch sets Options.Batch on every limiter.
-	batch bool
-}
-
-// limiter returns a limiter of the backend on client.
-func (b backend) limiter(t testing.TB, client redis.UniversalClient, opts ratelimit.Options) *ratelimit.Limiter {
-	opts.Batch = b.batch
-	return newLimiter(t, client, opts)
-}
-
-// batched returns b with Options.Batch set on every limiter.
-func batched(b backend) backend {
-	b.batch = true
-	return b
 }
 
 func TestConformanceMiniredis(t *testing.T) {
 	t.Parallel()
 	m := miniredis.RunT(t)
-	b := backend{
+	runConformance(t, backend{
 		client: func(t *testing.T) redis.UniversalClient { return newClient(t, &redis.Options{Addr: m.Addr()}) },
 		private: func(t *testing.T) (redis.UniversalClient, func()) {
 			own := miniredis.RunT(t)
 			return newClient(t, &redis.Options{Addr: own.Addr(), MaxRetries: -1}), own.Close
 		},
-	}
-	runConformance(t, b)
-	t.Run("batched", func(t *testing.T) { runConformance(t, batched(b)) })
+	})
 }
 
 func TestConformanceRedis(t *testing.T) {
 	t.Parallel()
 	url := testenv.RedisURL(t)
-	runConformance(t, redisBackend(url))
-}
-
-// TestConformanceRedisBatched runs the suite with Options.Batch, as the consumer does
-// (INVITEPIPE_REDIS_PIPELINE): concurrent calls share script calls.
-func TestConformanceRedisBatched(t *testing.T) {
-	t.Parallel()
-	url := testenv.RedisURL(t)
-	runConformance(t, batched(redisBackend(url)))
-}
-
-// redisBackend is the real server at url, and private ones.
-func redisBackend(url string) backend {
-	return backend{
+	runConformance(t, backend{
 		client: func(t *testing.T) redis.UniversalClient { return newClient(t, parseURL(t, url)) },
 		private: func(t *testing.T) (redis.UniversalClient, func()) {
 			own := testenv.StartRedis(t)
@@ -76,7 +47,33 @@ func redisBackend(url string) backend {
 			opts.MaxRetries = -1
 			return newClient(t, opts), func() { own.Stop(t) }
 		},
+	})
+}
+
+// TestConformanceRedisAutopipelined runs the suite through go-redis's autopipeliner, as
+// the consumer does (INVITEPIPE_REDIS_PIPELINE): concurrent scripts share pipelines.
+func TestConformanceRedisAutopipelined(t *testing.T) {
+	t.Parallel()
+	url := testenv.RedisURL(t)
+	runConformance(t, backend{
+		client: func(t *testing.T) redis.UniversalClient { return autopipelined(t, parseURL(t, url)) },
+		private: func(t *testing.T) (redis.UniversalClient, func()) {
+			own := testenv.StartRedis(t)
+			opts := parseURL(t, own.URL)
+			opts.MaxRetries = -1
+			return autopipelined(t, opts), func() { own.Stop(t) }
+		},
+	})
+}
+
+// autopipelined returns the autopipeliner of a new client with opts.
+func autopipelined(t testing.TB, opts *redis.Options) redis.UniversalClient {
+	ap, err := newClient(t, opts).AutoPipeline()
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { ap.Close() })
+	return ap
 }
 
 func runConformance(t *testing.T, b backend) {
@@ -136,7 +133,7 @@ func runConformance(t *testing.T, b backend) {
 
 func testFirstSlotsThenWait(t *testing.T, b backend) {
 	ctx := context.Background()
-	l := b.limiter(t, b.client(t), ratelimit.Options{})
+	l := newLimiter(t, b.client(t), ratelimit.Options{})
 	key, other := testenv.UniqueName(t, "key"), testenv.UniqueName(t, "other")
 	limits := []ratelimit.Limit{{Count: 5, Window: time.Minute}}
 	for i := range 5 {
@@ -155,7 +152,7 @@ func testFirstSlotsThenWait(t *testing.T, b backend) {
 
 func testFreshFirst(t *testing.T, b backend) {
 	ctx := context.Background()
-	l := b.limiter(t, b.client(t), ratelimit.Options{})
+	l := newLimiter(t, b.client(t), ratelimit.Options{})
 	key, other := testenv.UniqueName(t, "key"), testenv.UniqueName(t, "other")
 	limit := ratelimit.Limit{Count: 1, Window: time.Minute}
 	fresh, backfill := keyBudget(key, limit), keyBudget(key, limit)
@@ -199,7 +196,7 @@ func testTighterLimitBinds(t *testing.T, b backend) {
 		}, min: time.Minute + ratelimit.DefaultMargin, max: time.Hour + ratelimit.DefaultMargin},
 	}
 	ctx := context.Background()
-	l := b.limiter(t, b.client(t), ratelimit.Options{})
+	l := newLimiter(t, b.client(t), ratelimit.Options{})
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			budget := tc.budget(testenv.UniqueName(t, "key"))
@@ -250,7 +247,7 @@ func testReplicas(t *testing.T, b backend) {
 				wg    sync.WaitGroup
 			)
 			for range replicas {
-				l := b.limiter(t, b.client(t), ratelimit.Options{Margin: 100 * time.Millisecond})
+				l := newLimiter(t, b.client(t), ratelimit.Options{Margin: 100 * time.Millisecond})
 				for range workers {
 					wg.Go(func() {
 						for {
@@ -331,7 +328,7 @@ func testSharedKey(t *testing.T, b backend) {
 	)
 	ctx := context.Background()
 	for range 2 {
-		l := b.limiter(t, b.client(t), ratelimit.Options{})
+		l := newLimiter(t, b.client(t), ratelimit.Options{})
 		for _, dest := range dests {
 			for range 2 {
 				wg.Go(func() {
@@ -375,7 +372,7 @@ func testSharedKey(t *testing.T, b backend) {
 func testBothOrNeither(t *testing.T, b backend) {
 	ctx := context.Background()
 	client := b.client(t)
-	l := b.limiter(t, client, ratelimit.Options{})
+	l := newLimiter(t, client, ratelimit.Options{})
 	key := testenv.UniqueName(t, "key")
 	prefix := ratelimit.DefaultKeyPrefix + "{" + key + "}"
 	budget := func(dest string, count int) ratelimit.Budget {
@@ -423,7 +420,7 @@ func testCooldown(t *testing.T, b backend) {
 	key := testenv.UniqueName(t, "key")
 	limits := []ratelimit.Limit{{Count: 100, Window: time.Second}}
 	client := b.client(t)
-	imposer := b.limiter(t, client, ratelimit.Options{})
+	imposer := newLimiter(t, client, ratelimit.Options{})
 	before, err := client.Time(ctx).Result()
 	if err != nil {
 		t.Fatal(err)
@@ -433,7 +430,7 @@ func testCooldown(t *testing.T, b backend) {
 	}
 	var wg sync.WaitGroup
 	for _, dest := range []string{"shop-eu", "shop-us"} {
-		replica := b.limiter(t, b.client(t), ratelimit.Options{})
+		replica := newLimiter(t, b.client(t), ratelimit.Options{})
 		wg.Go(func() {
 			budget := ratelimit.Budget{Key: key, KeyLimits: limits, Destination: dest, Limits: limits}
 			if _, err := replica.Wait(ctx, budget); err != nil {
@@ -460,7 +457,7 @@ func testCooldown(t *testing.T, b backend) {
 		if err := imposer.Cooldown(ctx, key, time.Second); err != nil {
 			t.Fatal(err)
 		}
-		other := b.limiter(t, b.client(t), ratelimit.Options{})
+		other := newLimiter(t, b.client(t), ratelimit.Options{})
 		if wait, err := other.Acquire(ctx, keyBudget(key, limits...)); err != nil || wait <= time.Minute {
 			t.Errorf("Acquire = %v, %v; want the rest of the hour", wait, err)
 		}
@@ -477,7 +474,7 @@ func testRecoveredEndsEscalation(t *testing.T, b backend) {
 	ctx := context.Background()
 	key := testenv.UniqueName(t, "key")
 	client := b.client(t)
-	one, two := b.limiter(t, client, opts), b.limiter(t, b.client(t), opts)
+	one, two := newLimiter(t, client, opts), newLimiter(t, b.client(t), opts)
 	steps := []struct {
 		name string
 		l    *ratelimit.Limiter
@@ -562,7 +559,7 @@ func runAgainst(t *testing.T, b backend, opts ratelimit.Options, budget ratelimi
 	defer cancel()
 	var wg sync.WaitGroup
 	for range 2 {
-		l := b.limiter(t, b.client(t), opts)
+		l := newLimiter(t, b.client(t), opts)
 		wg.Go(func() {
 			for {
 				if _, err := l.Wait(ctx, budget); err != nil {
@@ -698,7 +695,7 @@ func meanHeld(accepted []time.Time, from time.Time, window time.Duration) float6
 
 func testContextEnds(t *testing.T, b backend) {
 	limits := []ratelimit.Limit{{Count: 1, Window: time.Hour}}
-	l := b.limiter(t, b.client(t), ratelimit.Options{})
+	l := newLimiter(t, b.client(t), ratelimit.Options{})
 	tests := []struct {
 		name  string
 		full  bool // the budget is spent, so Wait sleeps
@@ -756,7 +753,7 @@ func testContextEnds(t *testing.T, b backend) {
 // process saw no 429 for, never ask Redis: against a stopped server they still succeed.
 func testUnlimited(t *testing.T, b backend) {
 	client, stop := b.private(t)
-	l := b.limiter(t, client, ratelimit.Options{})
+	l := newLimiter(t, client, ratelimit.Options{})
 	stop()
 	ctx := context.Background()
 	huge := []ratelimit.Limit{{Count: ratelimit.Unlimited, Window: 5 * time.Minute}, {Count: 1 << 40, Window: time.Hour}}
@@ -822,14 +819,14 @@ func testRedisErrors(t *testing.T, b backend) {
 	}
 	ctx := context.Background()
 	client, stop := b.private(t)
-	down := b.limiter(t, client, ratelimit.Options{})
+	down := newLimiter(t, client, ratelimit.Options{})
 	if _, err := down.Throttled(ctx, "k1", 0); err != nil {
 		t.Fatal(err)
 	}
 	stop()
 	// Keys of another type make every script, and HDEL, fail on a live server.
 	shared := b.client(t)
-	wrong := b.limiter(t, shared, ratelimit.Options{})
+	wrong := newLimiter(t, shared, ratelimit.Options{})
 	clash := testenv.UniqueName(t, "key")
 	if _, err := wrong.Throttled(ctx, clash, 0); err != nil {
 		t.Fatal(err)

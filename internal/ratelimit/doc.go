@@ -14,9 +14,7 @@
 //   - Exact sliding windows, key and destination together. One Lua script per try reads
 //     the Redis server clock (TIME), checks every window of the key, the key's learned cap
 //     and cool-down, and every window of the destination, and takes the slot in the key's
-//     log and in the destination's log, or in neither, atomically. With Options.Batch the
-//     tries of concurrent callers share a script call, which applies them one after the
-//     other, each as atomically as alone. So among any N+1 slots
+//     log and in the destination's log, or in neither, atomically. So among any N+1 slots
 //     of one key (of any of its destinations) under a key Limit{N, W}, and among any N+1
 //     slots of one destination under its Limit{N, W}, the first and the last are at least
 //     W+Margin apart on the Redis clock, whatever the number of replicas. (GCRA, as in

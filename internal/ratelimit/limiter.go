@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"github.com/invitepipe/invitepipe/internal/redisbatch"
 )
 
 var (
@@ -35,7 +33,6 @@ type Limit struct {
 type Limiter struct {
 	client redis.UniversalClient
 	opts   Options
-	batch  *redisbatch.Batcher[*acquisition] // nil unless Options.Batch
 
 	mu sync.Mutex
 	// escalated holds the keys for which this process reported a 429 whose escalation no
@@ -50,12 +47,7 @@ func New(client redis.UniversalClient, opts Options) (*Limiter, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &Limiter{client: client, opts: opts, escalated: make(map[string]struct{})}
-	if opts.Batch {
-		l.batch = redisbatch.New(l.exec, func(a *acquisition) string { return a.keys[0] },
-			redisbatch.Options{Delay: opts.BatchDelay, Group: redisbatch.Grouping(client)})
-	}
-	return l, nil
+	return &Limiter{client: client, opts: opts, escalated: make(map[string]struct{})}, nil
 }
 
 // Wait blocks until it takes a slot of b under every enforced limit of its key and its
@@ -90,82 +82,41 @@ func (l *Limiter) Wait(ctx context.Context, b Budget) (time.Duration, error) {
 // one, else how long until one may be free, having taken nothing. An unlimited budget
 // returns 0 at once without asking Redis. Errors are those of Wait.
 func (l *Limiter) Acquire(ctx context.Context, b Budget) (time.Duration, error) {
-	a, err := l.plan(b)
-	if err != nil || a == nil {
+	keys, args, err := l.plan(b)
+	if err != nil || keys == nil {
 		return 0, err
 	}
-	if l.batch == nil {
-		l.exec(ctx, [][]*acquisition{{a}})
-	} else if err := l.batch.Do(ctx, a); err != nil {
-		a.err = err
+	wait, err := acquireScript.Run(ctx, l.client, keys, args...).Int64()
+	if err != nil {
+		return 0, redisError(ctx, "acquire", describe(b), err)
 	}
-	if a.err != nil {
-		return 0, redisError(ctx, "acquire", describe(b), a.err)
-	}
-	return time.Duration(a.wait) * time.Microsecond, nil
+	return time.Duration(wait) * time.Microsecond, nil
 }
 
-// acquisition is one request of acquire.lua, and its answer.
-type acquisition struct {
-	keys []string
-	args []any // the request's own arguments (acquire.lua: "per request")
-
-	wait int64 // microseconds; 0: the slot was taken
-	err  error
-}
-
-// exec runs each group of acquisitions in one script call, in order (on a Redis
-// Cluster a group shares its API key's hash tag); several groups go out in one pipeline.
-// It sets each acquisition's answer or error.
-func (l *Limiter) exec(ctx context.Context, groups [][]*acquisition) {
-	cmds := redisbatch.Eval(ctx, l.client, acquireScript, len(groups), func(i int) ([]string, []any) {
-		var keys []string
-		args := []any{l.opts.Margin.Microseconds(), l.opts.CapWindow.Microseconds(), l.opts.FreshGrace.Microseconds()}
-		for _, a := range groups[i] {
-			keys = append(keys, a.keys...)
-			args = append(args, a.args...)
-		}
-		return keys, args
-	})
-	for i, g := range groups {
-		waits, err := cmds[i].Int64Slice()
-		if err == nil && len(waits) != len(g) {
-			err = fmt.Errorf("unexpected acquire reply: %d waits for %d requests", len(waits), len(g))
-		}
-		for j, a := range g {
-			if err != nil {
-				a.err = err
-				continue
-			}
-			a.wait = waits[j]
-		}
-	}
-}
-
-// plan validates b and returns its request of acquire.lua, without the limits that are
-// not enforced; nil when none is left (no slot is needed).
-func (l *Limiter) plan(b Budget) (*acquisition, error) {
+// plan validates b and returns the keys and arguments of acquire.lua, without the limits
+// that are not enforced; nil keys when none is left (no slot is needed).
+func (l *Limiter) plan(b Budget) (keys []string, args []any, err error) {
 	if err := checkKey(b.Key); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if strings.ContainsAny(b.Destination, "{}") {
-		return nil, fmt.Errorf("%w: destination %q contains '{' or '}'; use the destination's name", ErrInvalid, b.Destination)
+		return nil, nil, fmt.Errorf("%w: destination %q contains '{' or '}'; use the destination's name", ErrInvalid, b.Destination)
 	}
 	keyLimits, err := enforced(b.KeyLimits, "KeyLimits", b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	limits, err := enforced(b.Limits, "Limits", b)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(limits) > 0 && b.Destination == "" {
-		return nil, fmt.Errorf("%w: %s has Limits but no Destination; name the destination they belong to", ErrInvalid, describe(b))
+		return nil, nil, fmt.Errorf("%w: %s has Limits but no Destination; name the destination they belong to", ErrInvalid, describe(b))
 	}
 	if len(keyLimits) == 0 && len(limits) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	keys := []string{l.keyLog(b.Key), l.cooldownKey(b.Key), l.freshMark(b.Key, ""), l.freshMark(b.Key, b.Destination)}
+	keys = []string{l.keyLog(b.Key), l.cooldownKey(b.Key), l.freshMark(b.Key, ""), l.freshMark(b.Key, b.Destination)}
 	if len(limits) > 0 {
 		keys = append(keys, l.destinationLog(b.Key, b.Destination))
 	}
@@ -173,13 +124,12 @@ func (l *Limiter) plan(b Budget) (*acquisition, error) {
 	if b.Backfill {
 		backfill = 1
 	}
-	all := append(keyLimits, limits...)
-	args := make([]any, 0, 4+2*len(all))
-	args = append(args, len(keys), backfill, len(keyLimits), len(all))
-	for _, lim := range all {
+	args = make([]any, 0, 5+2*(len(keyLimits)+len(limits)))
+	args = append(args, l.opts.Margin.Microseconds(), l.opts.CapWindow.Microseconds(), l.opts.FreshGrace.Microseconds(), backfill, len(keyLimits))
+	for _, lim := range append(keyLimits, limits...) {
 		args = append(args, lim.Count, lim.Window.Microseconds())
 	}
-	return &acquisition{keys: keys, args: args}, nil
+	return keys, args, nil
 }
 
 // enforced returns the limits of ls below Unlimited, or ErrInvalid naming the first that

@@ -65,18 +65,6 @@ type Options struct {
 	// waiting calls have to come back and take the slots that free (doc.go, "Fresh
 	// first"). Default DefaultFreshGrace (1s). Must not be negative.
 	FreshGrace time.Duration
-
-	// Batch sends the Acquire calls of concurrent callers together (package
-	// redisbatch): as many as arrive while a batch is under way (at most 128) go in the
-	// next one, each taking its slot as it would alone, in order. Redis is spared a
-	// script call per slot, most of its cost. On a Redis Cluster or Ring client one
-	// script call carries the calls of one API key, and a batch's calls go in one
-	// pipeline. Give Batch the plain client: an autopipeliner hides which it is. Default
-	// false: one script call per Acquire.
-	Batch bool
-	// BatchDelay is how long a batch waits for more calls (with Batch). Default 0: none
-	// beyond a batch under way. Must not be negative.
-	BatchDelay time.Duration
 }
 
 // withDefaults returns o with its zero fields set to their defaults, or an error naming
@@ -93,7 +81,6 @@ func (o Options) withDefaults() (Options, error) {
 		{"CooldownMax", &o.CooldownMax, DefaultCooldownMax},
 		{"CapWindow", &o.CapWindow, DefaultCapWindow},
 		{"FreshGrace", &o.FreshGrace, DefaultFreshGrace},
-		{"BatchDelay", &o.BatchDelay, 0},
 	}
 	for _, d := range durations {
 		if *d.value < 0 {

@@ -2,10 +2,8 @@ package ratelimit_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -518,51 +516,5 @@ func TestKeysShareTheAPIKeyHashTag(t *testing.T) {
 	got := fmt.Sprint(m.Keys())
 	if want := "[rl:{k0123456789abcdef}:cooldown rl:{k0123456789abcdef}:dest:shop-eu:log rl:{k0123456789abcdef}:log rl:{k0123456789abcdef}:refused]"; got != want {
 		t.Errorf("keys %s; want %s", got, want)
-	}
-}
-
-// TestBatchSharesScriptCalls checks that with Options.Batch concurrent Acquire calls
-// share script calls, and that each still gets its own answer: exactly Count of them a
-// slot, the others a wait.
-func TestBatchSharesScriptCalls(t *testing.T) {
-	const calls, count = 100, 60
-	for _, batch := range []bool{false, true} {
-		t.Run(fmt.Sprintf("batch=%v", batch), func(t *testing.T) {
-			m := miniredis.RunT(t)
-			client := redis.NewClient(&redis.Options{Addr: m.Addr()})
-			t.Cleanup(func() { client.Close() })
-			opts := scriptOptions
-			opts.Batch = batch
-			l := newLimiter(t, client, opts)
-			budget := ratelimit.Budget{Key: "k", Destination: "d",
-				KeyLimits: []ratelimit.Limit{{Count: 1000, Window: time.Minute}},
-				Limits:    []ratelimit.Limit{{Count: count, Window: time.Minute}}}
-			if _, err := l.Acquire(context.Background(), ratelimit.Budget{Key: "warm-up", KeyLimits: budget.KeyLimits}); err != nil {
-				t.Fatal(err) // loads the script
-			}
-			counter := &commandCounter{}
-			client.AddHook(counter)
-			waits := make([]time.Duration, calls)
-			errs := make([]error, calls)
-			var wg sync.WaitGroup
-			for i := range calls {
-				wg.Go(func() { waits[i], errs[i] = l.Acquire(context.Background(), budget) })
-			}
-			wg.Wait()
-			if err := errors.Join(errs...); err != nil {
-				t.Fatal(err)
-			}
-			slots := 0
-			for _, w := range waits {
-				if w == 0 {
-					slots++
-				}
-			}
-			scripts := counter.n.Load()
-			t.Logf("%d Acquire calls in %d script calls", calls, scripts)
-			if slots != count || batch && scripts >= calls || !batch && scripts != calls {
-				t.Fatalf("%d slots taken in %d script calls; want %d slots, in %s", slots, scripts, count, map[bool]string{true: "fewer calls", false: "one call each"}[batch])
-			}
-		})
 	}
 }

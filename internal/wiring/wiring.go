@@ -39,9 +39,12 @@ type Options struct {
 
 // Consumer is the consumer's parts, wired.
 type Consumer struct {
-	// Redis serves the ledger and the rate limiter, which batch the calls of concurrent
-	// messages with INVITEPIPE_REDIS_PIPELINE (package redisbatch).
-	Redis    redis.UniversalClient
+	// Redis serves the ledger, which batches the calls of concurrent messages with
+	// INVITEPIPE_REDIS_PIPELINE (ledger.Options.Batch, package redisbatch).
+	Redis redis.UniversalClient
+	// Hot is the client of the rate limiter's per-message calls: Redis's autopipeliner
+	// with INVITEPIPE_REDIS_PIPELINE, else Redis.
+	Hot      redis.UniversalClient
 	DLQ      *dlq.Writer
 	Handler  *deliver.Handler
 	Consumer *consumer.Consumer
@@ -70,7 +73,16 @@ func New(cfg config.Consumer, f *activation.File, opts Options, log zerolog.Logg
 	if err != nil {
 		return nil, err
 	}
-	p := &Consumer{Redis: rdb, DLQ: dlq.NewWriter(conn, cfg.DLQTopic), Metrics: metrics.New(opts.Version)}
+	p := &Consumer{Redis: rdb, Hot: rdb, DLQ: dlq.NewWriter(conn, cfg.DLQTopic), Metrics: metrics.New(opts.Version)}
+	if cfg.RedisPipeline {
+		// Batches run on the autopipeliner's own context, so a caller's deadline does
+		// not cut a queued command short; the client's timeouts bound it.
+		ap, err := rdb.AutoPipelineWithOptions(&redis.AutoPipelineOptions{MaxFlushDelay: cfg.RedisPipelineDelay})
+		if err != nil {
+			return nil, errors.Join(fmt.Errorf("INVITEPIPE_REDIS_PIPELINE: %w", err), rdb.Close())
+		}
+		p.Hot = ap
+	}
 	if err := p.wire(cfg, f, dests, conn, opts, log); err != nil {
 		return nil, errors.Join(err, p.Close())
 	}
@@ -84,9 +96,7 @@ func (p *Consumer) wire(cfg config.Consumer, f *activation.File, dests map[strin
 	if err != nil {
 		return err
 	}
-	limiter := opts.Limiter
-	limiter.Batch, limiter.BatchDelay = cfg.RedisPipeline, cfg.RedisPipelineDelay
-	lim, err := ratelimit.New(p.Redis, limiter)
+	lim, err := ratelimit.New(p.Hot, opts.Limiter)
 	if err != nil {
 		return err
 	}
@@ -142,6 +152,11 @@ func (p *Consumer) Close() error {
 	var errs []error
 	if err := p.DLQ.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the dead-letter writer: %w", err))
+	}
+	if p.Hot != p.Redis {
+		if err := p.Hot.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing the Redis autopipeliner: %w", err))
+		}
 	}
 	if err := p.Redis.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("closing the Redis client: %w", err))
