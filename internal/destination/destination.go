@@ -133,10 +133,14 @@ func plan(ds []keyed) (map[string]ratelimit.Budget, []KeyBudget) {
 	}
 	budgets := make(map[string]ratelimit.Budget, len(ds))
 	for i, k := range ds {
-		keyLimits := enforced(groups[index[hashes[i]]].Windows)
+		group := groups[index[hashes[i]]]
+		keyLimits := enforced(group.Windows)
 		b := ratelimit.Budget{Key: hashes[i], KeyLimits: keyLimits}
 		if own := notImplied(enforced(tightest(windows(k.dest.RateLimit))), keyLimits); len(own) > 0 {
 			b.Destination, b.Limits = k.dest.Name, own
+		}
+		if len(group.Destinations) > 1 {
+			b.Destination, b.Shared = k.dest.Name, true
 		}
 		budgets[k.dest.Name] = b
 	}

@@ -131,12 +131,12 @@ activations:
 			wantGroups:   []KeyBudget{{Key: one, Destinations: []string{"a"}, Windows: []ratelimit.Limit{lim(10, m1), lim(60, m5), lim(10000, h1)}}},
 		},
 		{
-			name: "one key value under two variable names: one budget, the smallest count per window",
+			name: "one key value under two variable names: one budget, the smallest count per window, shared fairly",
 			destinations: dest("a", "KEY_1", " }\n    rate_limit: { per_5min: 60 }") +
 				dest("b", "KEY_1_AGAIN", " }\n    rate_limit: { per_5min: 100, per_hour: 500 }"),
 			wantBudgets: map[string]ratelimit.Budget{
-				"a": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(500, h1)}},
-				"b": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(500, h1)}},
+				"a": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(500, h1)}, Destination: "a", Shared: true},
+				"b": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(500, h1)}, Destination: "b", Shared: true},
 			},
 			wantGroups: []KeyBudget{{Key: one, Destinations: []string{"a", "b"}, Windows: []ratelimit.Limit{lim(60, m5), lim(500, h1)}}},
 		},
@@ -145,9 +145,9 @@ activations:
 			destinations: dest("b", "KEY_1", ", rate_limit: { per_5min: 500, windows: [{ calls: 100, per: 1m }] } }\n    rate_limit: { per_5min: 60 }") +
 				dest("a", "KEY_1", ", rate_limit: { per_5min: 300, windows: [{ calls: 2000, per: 24h }] } }"),
 			wantBudgets: map[string]ratelimit.Budget{
-				"a": {Key: one, KeyLimits: []ratelimit.Limit{lim(100, m1), lim(300, m5), lim(10000, h1), lim(2000, 24*h1)}},
+				"a": {Key: one, KeyLimits: []ratelimit.Limit{lim(100, m1), lim(300, m5), lim(10000, h1), lim(2000, 24*h1)}, Destination: "a", Shared: true},
 				"b": {Key: one, KeyLimits: []ratelimit.Limit{lim(100, m1), lim(300, m5), lim(10000, h1), lim(2000, 24*h1)},
-					Destination: "b", Limits: []ratelimit.Limit{lim(60, m5)}},
+					Destination: "b", Limits: []ratelimit.Limit{lim(60, m5)}, Shared: true},
 			},
 			wantGroups: []KeyBudget{{Key: one, Destinations: []string{"a", "b"}, Windows: []ratelimit.Limit{lim(100, m1), lim(300, m5), lim(10000, h1), lim(2000, 24*h1)}}},
 		},
@@ -156,8 +156,8 @@ activations:
 			destinations: dest("a", "KEY_1", ", rate_limit: { per_5min: 833, per_hour: 10000 } }") +
 				dest("b", "KEY_1", " }\n    rate_limit: { per_5min: 60 }"),
 			wantBudgets: map[string]ratelimit.Budget{
-				"a": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(10000, h1)}},
-				"b": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(10000, h1)}},
+				"a": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(10000, h1)}, Destination: "a", Shared: true},
+				"b": {Key: one, KeyLimits: []ratelimit.Limit{lim(60, m5), lim(10000, h1)}, Destination: "b", Shared: true},
 			},
 			wantGroups: []KeyBudget{{Key: one, Destinations: []string{"a", "b"}, Windows: []ratelimit.Limit{lim(60, m5), lim(10000, h1)}}},
 		},
@@ -195,8 +195,11 @@ activations:
 		{
 			name:         "the guidance everywhere",
 			destinations: dest("a", "KEY_1", " }") + dest("b", "KEY_1", " }"),
-			wantBudgets:  map[string]ratelimit.Budget{"a": {Key: one, KeyLimits: guidance}, "b": {Key: one, KeyLimits: guidance}},
-			wantGroups:   []KeyBudget{{Key: one, Destinations: []string{"a", "b"}, Windows: guidance}},
+			wantBudgets: map[string]ratelimit.Budget{
+				"a": {Key: one, KeyLimits: guidance, Destination: "a", Shared: true},
+				"b": {Key: one, KeyLimits: guidance, Destination: "b", Shared: true},
+			},
+			wantGroups: []KeyBudget{{Key: one, Destinations: []string{"a", "b"}, Windows: guidance}},
 		},
 	}
 	for _, tt := range tests {

@@ -8,6 +8,10 @@
 --            waits for a slot (doc.go, "Fresh first")
 --   KEYS[4]  the destination's fresh mark, likewise for the destination's own windows
 --   KEYS[5]  the destination's log, like KEYS[1]; absent when the destination has no limit
+--            and does not share the key
+--   KEYS[6]  present when the destination shares the key with others (doc.go, "Fair
+--            shares"): the key's waiting destinations, a sorted set of their logs' names
+--            scored by the end of their wait plus the grace, in server microseconds
 --   ARGV[1]  the margin in microseconds, added to every window
 --   ARGV[2]  the learned cap's window in microseconds
 --   ARGV[3]  the fresh grace in microseconds
@@ -20,7 +24,7 @@
 -- are exact in Lua and reach Redis as integer text.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local keyLog, cooldown, keyFresh, destFresh, destLog = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local keyLog, cooldown, keyFresh, destFresh, destLog, waiting = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 -- Scores only grow, even when the server clock steps back: the newest slot of each log
 -- stays last, and the slot taken now is a new member of both.
 for _, log in ipairs({keyLog, destLog}) do
@@ -52,8 +56,11 @@ local keyWait, destWait = (tonumber(state[1]) or 0) - now, 0
 -- windows on (it is then above Unlimited).
 local c0, capAt = tonumber(state[2]), tonumber(state[3])
 local keyLongest = capWindow + margin
+-- keyWindows are the key's windows in force, {count, span}: the fair shares' base.
+local keyWindows = {}
 if c0 and capAt and now - capAt < 24 * capWindow then
   local cap = math.floor(c0 * (8 + 2 ^ (math.max(now - capAt, 0) / capWindow)) / 9)
+  keyWindows[1] = {cap, keyLongest}
   local leaves = untilFree(keyLog, cap, keyLongest)
   if leaves > 0 then
     -- Room comes when the oldest slot leaves or when the cap grows to cap + 1, the
@@ -69,12 +76,49 @@ for i = 6, #ARGV, 2 do
   if (i - 6) / 2 < k then
     keyLongest = math.max(keyLongest, span)
     keyWait = math.max(keyWait, untilFree(keyLog, count, span))
+    keyWindows[#keyWindows + 1] = {count, span}
   else
     destLongest = math.max(destLongest, span)
     destWait = math.max(destWait, untilFree(destLog, count, span))
   end
 end
 local wait = math.max(keyWait, destWait)
+
+if waiting then
+  -- Fair shares (doc.go): a fresh call refused by the key marks its destination waiting
+  -- for its wait plus the grace (marks only grow). While other destinations of the key
+  -- are marked, a call takes at most its share of each key window, the window's count
+  -- divided among the destinations marked and itself, and is told to wait until its
+  -- slots fall below the share or the others' marks end, whichever comes first.
+  redis.call('ZREMRANGEBYSCORE', waiting, '-inf', now)
+  if keyWait > 0 then
+    if not backfill then
+      local ends = now + keyWait + grace
+      if (tonumber(redis.call('ZSCORE', waiting, destLog)) or 0) < ends then
+        redis.call('ZADD', waiting, ends, destLog)
+      end
+      redis.call('PEXPIREAT', waiting, math.ceil(tonumber(redis.call('ZRANGE', waiting, -1, -1, 'WITHSCORES')[2]) / 1000))
+    end
+  else
+    local marks = redis.call('ZRANGE', waiting, 0, -1, 'WITHSCORES')
+    local others, firstEnd = 0, nil
+    for j = 1, #marks, 2 do
+      if marks[j] ~= destLog then
+        others = others + 1
+        firstEnd = math.min(firstEnd or math.huge, tonumber(marks[j + 1]))
+      end
+    end
+    if others > 0 then
+      local fairWait = 0
+      for _, w in ipairs(keyWindows) do
+        fairWait = math.max(fairWait, untilFree(destLog, math.ceil(w[1] / (others + 1)), w[2]))
+      end
+      if fairWait > 0 then
+        wait = math.max(wait, math.min(fairWait, firstEnd - now))
+      end
+    end
+  end
+end
 
 if backfill then
   -- A backfill call waits while a fresh call of its key or destination waits for a slot.
@@ -102,7 +146,10 @@ local function take(log, longest)
   redis.call('PEXPIRE', log, math.ceil(longest / 1000))
 end
 take(keyLog, keyLongest)
-if destLog then
+if waiting then
+  -- A sharing destination's log counts its slots in the key's windows too.
+  take(destLog, math.max(destLongest, keyLongest))
+elseif destLog then
   take(destLog, destLongest)
 end
 return 0

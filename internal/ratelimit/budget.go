@@ -23,6 +23,11 @@ type Budget struct {
 	Destination string
 	// Limits are the destination's own windows, counted on top of the key's. Empty: none.
 	Limits []Limit
+	// Shared says that other destinations use the same key: while one of them waits for
+	// a slot of the key's windows, a call of this destination takes at most its fair
+	// share of each (doc.go, "Fair shares"). Destination is then required. Ignored when
+	// KeyLimits enforces nothing.
+	Shared bool
 	// Backfill marks a call for a backfill row: it takes a slot only while no fresh call
 	// (Backfill false) of the key or of the destination has been refused for want of one
 	// in the last Options.FreshGrace past that refusal's wait (doc.go, "Fresh first").

@@ -97,6 +97,10 @@ func runConformance(t *testing.T, b backend) {
 		t.Parallel()
 		testFreshFirst(t, b)
 	})
+	t.Run("destinations sharing a key get fair shares while they wait", func(t *testing.T) {
+		t.Parallel()
+		testFairShares(t, b)
+	})
 	t.Run("a slot is taken in both logs or in neither", func(t *testing.T) {
 		t.Parallel()
 		testBothOrNeither(t, b)
@@ -364,6 +368,85 @@ func testSharedKey(t *testing.T, b backend) {
 		if n := client.ZCard(ctx, prefix+":dest:"+dest+":log").Val(); n != int64(taken[dest]) {
 			t.Errorf("the log of %s holds %d slots; want the %d taken", dest, n, taken[dest])
 		}
+	}
+}
+
+// testFairShares lets destination a take 3 of its key's 4 slots, then cools the key down
+// so that b's call is refused by the key. Once the cool-down is over (on the Redis clock),
+// one slot is free: a shared key keeps it for b, the waiting destination, since a holds
+// more than its share (4 / 2); an unshared key, or a refusal of b's backfill call, leaves
+// it to whoever asks first.
+func testFairShares(t *testing.T, b backend) {
+	const cooldown = 200 * time.Millisecond
+	tests := []struct {
+		name      string
+		shared    bool
+		bBackfill bool
+		aTakes    bool    // whether a takes the free slot
+		wantLogs  []int64 // the key's, a's and b's logs at the end
+	}{
+		{name: "shared: a waits for b", shared: true, wantLogs: []int64{4, 3, 1}},
+		{name: "not shared: first come", aTakes: true, wantLogs: []int64{4, 0, 0}},
+		{name: "shared, b a backfill call: first come", shared: true, bBackfill: true, aTakes: true, wantLogs: []int64{4, 4, 0}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			client := b.client(t)
+			l := newLimiter(t, client, ratelimit.Options{})
+			key := testenv.UniqueName(t, "key")
+			budget := func(dest string) ratelimit.Budget {
+				bu := ratelimit.Budget{Key: key, KeyLimits: []ratelimit.Limit{{Count: 4, Window: time.Minute}}}
+				if tc.shared {
+					bu.Destination, bu.Shared = dest, true
+				}
+				return bu
+			}
+			for i := range 3 {
+				if wait, err := l.Acquire(ctx, budget("a")); wait != 0 || err != nil {
+					t.Fatalf("a's slot %d: Acquire = %v, %v; want 0, nil", i+1, wait, err)
+				}
+			}
+			if err := l.Cooldown(ctx, key, cooldown); err != nil {
+				t.Fatal(err)
+			}
+			cooled, err := client.Time(ctx).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			bBudget := budget("b")
+			bBudget.Backfill = tc.bBackfill
+			if wait, err := l.Acquire(ctx, bBudget); wait <= 0 || err != nil {
+				t.Fatalf("b during the cool-down: Acquire = %v, %v; want a wait", wait, err)
+			}
+			testenv.WaitFor(t, 5*time.Second, "the cool-down to end on the Redis clock", func() bool {
+				now, err := client.Time(ctx).Result()
+				return err == nil && now.Sub(cooled) > cooldown
+			})
+			wait, err := l.Acquire(ctx, budget("a"))
+			switch {
+			case err != nil:
+				t.Fatalf("a after the cool-down: %v", err)
+			case tc.aTakes && wait != 0:
+				t.Errorf("a after the cool-down: Acquire = %v; want the free slot", wait)
+			case !tc.aTakes && (wait <= 0 || wait > ratelimit.DefaultFreshGrace):
+				t.Errorf("a after the cool-down: Acquire = %v; want a wait of at most b's grace, %v", wait, ratelimit.DefaultFreshGrace)
+			}
+			if !tc.aTakes {
+				if wait, err := l.Acquire(ctx, bBudget); wait != 0 || err != nil {
+					t.Errorf("b after a was refused: Acquire = %v, %v; want the slot", wait, err)
+				}
+			}
+			prefix := ratelimit.DefaultKeyPrefix + "{" + key + "}"
+			got := []int64{
+				client.ZCard(ctx, prefix+":log").Val(),
+				client.ZCard(ctx, prefix+":dest:a:log").Val(),
+				client.ZCard(ctx, prefix+":dest:b:log").Val(),
+			}
+			if !slices.Equal(got, tc.wantLogs) {
+				t.Errorf("the logs of the key, a and b hold %v slots; want %v", got, tc.wantLogs)
+			}
+		})
 	}
 }
 

@@ -97,10 +97,26 @@
 //     The grace is the time a waiting fresh call has to come back for its slot (the
 //     consumer hands its waiters over at once); one that comes later may find a backfill
 //     call took it. A refused backfill call marks nothing.
+//   - Fair shares. Destinations of one key (Budget.Shared) must not hold each other back:
+//     first come, first served would let the one with the longest backlog take every slot
+//     that frees, a whole window at a time. So a fresh call refused by the key (its windows,
+//     cap or cool-down) marks its destination waiting for the wait it was given plus
+//     Options.FreshGrace (marks only grow), and while other destinations of the key are
+//     marked, a call takes at most its share of each key window in force (its count, or
+//     the learned cap, divided among the destinations marked and itself, rounded up; its
+//     slots are counted in its own log, which a sharing destination always keeps). Refused
+//     for its share, it is told to wait until its slots fall below it or the first other
+//     mark ends. A refusal for a share marks nothing, so a destination at its share never
+//     keeps the others below theirs; backfill calls mark nothing either (they wait for
+//     fresh ones anyway). The cost: a slot a waiting destination does not come back for
+//     within the grace stays free that long. The key's windows and the destinations' own
+//     hold as before: a share only refuses.
 //   - Keys. Per API key K (Budget.Key, a hash of the key) and destination D:
 //     "<KeyPrefix>{K}:log", a sorted set of the key's slots (scored in server
 //     microseconds) over its longest window and at least CapWindow, plus Margin;
-//     "<KeyPrefix>{K}:dest:D:log", the same for D's own windows, only when D has one;
+//     "<KeyPrefix>{K}:dest:D:log", the same for D's own windows, only when D has one or
+//     shares the key (then over the key's windows too); "<KeyPrefix>{K}:waiting", a sorted
+//     set of the logs of the key's destinations marked waiting, scored by the mark's end;
 //     "<KeyPrefix>{K}:cooldown", a hash with the cool-down's end ("until", server
 //     microseconds), the exponential steps ("strikes"), and the learned cap ("cap" = c0,
 //     "cap_at" = t0 in server microseconds); "<KeyPrefix>{K}:refused", a sorted set of

@@ -113,12 +113,19 @@ func (l *Limiter) plan(b Budget) (keys []string, args []any, err error) {
 	if len(limits) > 0 && b.Destination == "" {
 		return nil, nil, fmt.Errorf("%w: %s has Limits but no Destination; name the destination they belong to", ErrInvalid, describe(b))
 	}
+	shared := b.Shared && len(keyLimits) > 0
+	if shared && b.Destination == "" {
+		return nil, nil, fmt.Errorf("%w: %s is Shared but has no Destination; name the destination that shares the key", ErrInvalid, describe(b))
+	}
 	if len(keyLimits) == 0 && len(limits) == 0 {
 		return nil, nil, nil
 	}
 	keys = []string{l.keyLog(b.Key), l.cooldownKey(b.Key), l.freshMark(b.Key, ""), l.freshMark(b.Key, b.Destination)}
-	if len(limits) > 0 {
+	if len(limits) > 0 || shared {
 		keys = append(keys, l.destinationLog(b.Key, b.Destination))
+	}
+	if shared {
+		keys = append(keys, l.waitingSet(b.Key))
 	}
 	backfill := 0
 	if b.Backfill {
@@ -165,6 +172,10 @@ func (l *Limiter) refusalLog(key string) string { return l.tagged(key) + ":refus
 func (l *Limiter) destinationLog(key, destination string) string {
 	return l.tagged(key) + ":dest:" + destination + ":log"
 }
+
+// waitingSet holds the destinations of key whose fresh calls wait for a slot of the key's
+// windows, as the names of their logs scored by the end of the wait plus the grace.
+func (l *Limiter) waitingSet(key string) string { return l.tagged(key) + ":waiting" }
 
 // freshMark exists while a fresh call of key (of destination, when not empty) waits for a
 // slot of the key's windows (of the destination's own).

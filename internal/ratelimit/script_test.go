@@ -506,6 +506,7 @@ func TestKeysShareTheAPIKeyHashTag(t *testing.T) {
 		KeyLimits:   []ratelimit.Limit{{Count: 5, Window: time.Second}},
 		Destination: "shop-eu",
 		Limits:      []ratelimit.Limit{{Count: 1, Window: time.Second}},
+		Shared:      true,
 	}
 	if _, err := l.Acquire(ctx, b); err != nil {
 		t.Fatal(err)
@@ -513,8 +514,12 @@ func TestKeysShareTheAPIKeyHashTag(t *testing.T) {
 	if _, err := l.Throttled(ctx, b.Key, 0); err != nil {
 		t.Fatal(err)
 	}
+	if wait, err := l.Acquire(ctx, b); err != nil || wait == 0 { // refused by both: marks
+		t.Fatalf("Acquire during the cool-down = %v, %v; want a wait", wait, err)
+	}
 	got := fmt.Sprint(m.Keys())
-	if want := "[rl:{k0123456789abcdef}:cooldown rl:{k0123456789abcdef}:dest:shop-eu:log rl:{k0123456789abcdef}:log rl:{k0123456789abcdef}:refused]"; got != want {
+	if want := "[rl:{k0123456789abcdef}:cooldown rl:{k0123456789abcdef}:dest:shop-eu:fresh rl:{k0123456789abcdef}:dest:shop-eu:log " +
+		"rl:{k0123456789abcdef}:fresh rl:{k0123456789abcdef}:log rl:{k0123456789abcdef}:refused rl:{k0123456789abcdef}:waiting]"; got != want {
 		t.Errorf("keys %s; want %s", got, want)
 	}
 }

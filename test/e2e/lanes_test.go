@@ -457,7 +457,9 @@ func TestAges(t *testing.T) {
 
 // TestSharedKeyBudget runs two destinations on one API key, which the sandbox limits to
 // 30 calls in any 5 seconds, each declaring that budget: together they stay within it
-// (no 429), use most of it, and both are served throughout.
+// (no 429), use most of it, and, both having rows waiting throughout, each gets a fair
+// share of every window: at least a third of it, where first come, first served gave
+// splits as uneven as 27+3 and 1+29.
 func TestSharedKeyBudget(t *testing.T) {
 	limit := sandbox.RateWindow{Limit: 30, Window: 5 * time.Second}
 	rate := budgetYAML(limit.Limit, limit.Window)
@@ -485,8 +487,9 @@ func TestSharedKeyBudget(t *testing.T) {
 		t.Errorf("busiest windows of the shared key = %+v, want one of at most %d calls", peaks, limit.Limit)
 	}
 
-	// Per window from the first acceptance: both destinations served in each, and the
-	// key's budget used.
+	// Per window from the first acceptance: both destinations served fairly in each, and
+	// the key's budget used. The windows counted here need not line up with the sliding
+	// windows of the limiter, so a share may come out a little below half.
 	type acc struct {
 		at    time.Time
 		label string
@@ -514,8 +517,8 @@ func TestSharedKeyBudget(t *testing.T) {
 		per = append(per, fmt.Sprintf("%d+%d", windows[w]["x"], windows[w]["y"]))
 		if w < full {
 			used += windows[w]["x"] + windows[w]["y"]
-			if windows[w]["x"] == 0 || windows[w]["y"] == 0 {
-				t.Errorf("window %d served only one destination: x %d, y %d", w, windows[w]["x"], windows[w]["y"])
+			if least := limit.Limit / 3; windows[w]["x"] < least || windows[w]["y"] < least {
+				t.Errorf("window %d was not shared fairly: x %d, y %d; want at least %d each", w, windows[w]["x"], windows[w]["y"], least)
 			}
 		}
 	}
