@@ -11,8 +11,9 @@ import (
 
 // BenchmarkWait measures one Wait that never has to sleep, against the real Redis: the
 // cost the limiter adds to every call to Trustpilot (one script run, one round trip), with
-// the key's windows only and with a destination's windows too. The counts are the largest
-// enforced, so the windows are checked but never bind.
+// the key's windows only, with a destination's windows too, and for a destination that
+// shares the key (its own log kept for fair shares). The counts are the largest enforced,
+// so the windows are checked but never bind.
 func BenchmarkWait(b *testing.B) {
 	most := ratelimit.Unlimited - 1
 	windows := []ratelimit.Limit{{Count: most, Window: 5 * time.Minute}, {Count: most, Window: time.Hour}}
@@ -26,6 +27,9 @@ func BenchmarkWait(b *testing.B) {
 		{name: "key and destination", budget: func(key string) ratelimit.Budget {
 			return ratelimit.Budget{Key: key, KeyLimits: windows, Destination: "shop-eu", Limits: windows[:1]}
 		}},
+		{name: "shared key", budget: func(key string) ratelimit.Budget {
+			return ratelimit.Budget{Key: key, KeyLimits: windows, Destination: "shop-eu", Shared: true}
+		}},
 	}
 	for _, tc := range tests {
 		b.Run(tc.name, func(b *testing.B) {
@@ -36,7 +40,7 @@ func BenchmarkWait(b *testing.B) {
 			// to expire.
 			b.Cleanup(func() {
 				prefix := ratelimit.DefaultKeyPrefix + "{" + key + "}"
-				client.Del(context.Background(), prefix+":log", prefix+":dest:shop-eu:log")
+				client.Del(context.Background(), prefix+":log", prefix+":dest:shop-eu:log", prefix+":waiting")
 			})
 			budget := tc.budget(key)
 			ctx := context.Background()
