@@ -85,14 +85,15 @@ end
 local wait = math.max(keyWait, destWait)
 
 if waiting then
-  -- Fair shares (doc.go): a fresh call refused by the key marks its destination waiting
-  -- for its wait plus the grace (marks only grow). While other destinations of the key
-  -- are marked, a call takes at most its share of each key window, the window's count
-  -- divided among the destinations marked and itself, and is told to wait until its
-  -- slots fall below the share or the others' marks end, whichever comes first.
+  -- Fair shares (doc.go): a fresh call refused by the key, whose own windows would let it
+  -- take the key's next slot, marks its destination waiting for its wait plus the grace
+  -- (marks only grow). While other destinations of the key are marked, a call takes at
+  -- most its share of each key window, the window's count divided among the
+  -- destinations marked and itself, and is told to wait until its slots fall below the
+  -- share or the others' marks end, whichever comes first.
   redis.call('ZREMRANGEBYSCORE', waiting, '-inf', now)
   if keyWait > 0 then
-    if not backfill then
+    if not backfill and destWait <= keyWait then
       local ends = now + keyWait + grace
       if (tonumber(redis.call('ZSCORE', waiting, destLog)) or 0) < ends then
         redis.call('ZADD', waiting, ends, destLog)

@@ -371,23 +371,25 @@ func testSharedKey(t *testing.T, b backend) {
 	}
 }
 
-// testFairShares lets destination a take 3 of its key's 4 slots, then cools the key down
-// so that b's call is refused by the key. Once the cool-down is over (on the Redis clock),
+// testFairShares lets destination a take 3 slots of its key, then cools the key down so
+// that b's call is refused by the key. Once the cool-down is over (on the Redis clock),
 // one slot is free: a shared key keeps it for b, the waiting destination, since a holds
-// more than its share (4 / 2); an unshared key, or a refusal of b's backfill call, leaves
-// it to whoever asks first.
+// more than its share; an unshared key, a refusal of b's backfill call, or b at its own
+// limit (it could not take the slot) leave it to whoever asks first.
 func testFairShares(t *testing.T, b backend) {
 	const cooldown = 200 * time.Millisecond
 	tests := []struct {
 		name      string
 		shared    bool
 		bBackfill bool
+		bFull     bool    // b takes a slot first, which fills its own limit of 1
 		aTakes    bool    // whether a takes the free slot
 		wantLogs  []int64 // the key's, a's and b's logs at the end
 	}{
 		{name: "shared: a waits for b", shared: true, wantLogs: []int64{4, 3, 1}},
 		{name: "not shared: first come", aTakes: true, wantLogs: []int64{4, 0, 0}},
 		{name: "shared, b a backfill call: first come", shared: true, bBackfill: true, aTakes: true, wantLogs: []int64{4, 4, 0}},
+		{name: "shared, b at its own limit: first come", shared: true, bFull: true, aTakes: true, wantLogs: []int64{5, 4, 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -395,17 +397,32 @@ func testFairShares(t *testing.T, b backend) {
 			client := b.client(t)
 			l := newLimiter(t, client, ratelimit.Options{})
 			key := testenv.UniqueName(t, "key")
+			keyCount := 4
+			if tc.bFull {
+				keyCount++
+			}
 			budget := func(dest string) ratelimit.Budget {
-				bu := ratelimit.Budget{Key: key, KeyLimits: []ratelimit.Limit{{Count: 4, Window: time.Minute}}}
+				bu := ratelimit.Budget{Key: key, KeyLimits: []ratelimit.Limit{{Count: keyCount, Window: time.Minute}}}
 				if tc.shared {
 					bu.Destination, bu.Shared = dest, true
 				}
+				if dest == "b" && tc.bFull {
+					bu.Destination, bu.Limits = dest, []ratelimit.Limit{{Count: 1, Window: time.Minute}}
+				}
 				return bu
 			}
-			for i := range 3 {
-				if wait, err := l.Acquire(ctx, budget("a")); wait != 0 || err != nil {
-					t.Fatalf("a's slot %d: Acquire = %v, %v; want 0, nil", i+1, wait, err)
+			bBudget := budget("b")
+			bBudget.Backfill = tc.bBackfill
+			take := func(who string, bu ratelimit.Budget, n int) {
+				for i := range n {
+					if wait, err := l.Acquire(ctx, bu); wait != 0 || err != nil {
+						t.Fatalf("%s's slot %d: Acquire = %v, %v; want 0, nil", who, i+1, wait, err)
+					}
 				}
+			}
+			take("a", budget("a"), 3)
+			if tc.bFull {
+				take("b", bBudget, 1)
 			}
 			if err := l.Cooldown(ctx, key, cooldown); err != nil {
 				t.Fatal(err)
@@ -414,8 +431,6 @@ func testFairShares(t *testing.T, b backend) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bBudget := budget("b")
-			bBudget.Backfill = tc.bBackfill
 			if wait, err := l.Acquire(ctx, bBudget); wait <= 0 || err != nil {
 				t.Fatalf("b during the cool-down: Acquire = %v, %v; want a wait", wait, err)
 			}
@@ -433,9 +448,7 @@ func testFairShares(t *testing.T, b backend) {
 				t.Errorf("a after the cool-down: Acquire = %v; want a wait of at most b's grace, %v", wait, ratelimit.DefaultFreshGrace)
 			}
 			if !tc.aTakes {
-				if wait, err := l.Acquire(ctx, bBudget); wait != 0 || err != nil {
-					t.Errorf("b after a was refused: Acquire = %v, %v; want the slot", wait, err)
-				}
+				take("b after a was refused", bBudget, 1)
 			}
 			prefix := ratelimit.DefaultKeyPrefix + "{" + key + "}"
 			got := []int64{

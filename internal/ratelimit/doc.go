@@ -100,7 +100,8 @@
 //   - Fair shares. Destinations of one key (Budget.Shared) must not hold each other back:
 //     first come, first served would let the one with the longest backlog take every slot
 //     that frees, a whole window at a time. So a fresh call refused by the key (its windows,
-//     cap or cool-down) marks its destination waiting for the wait it was given plus
+//     cap or cool-down), whose destination's own windows would let it take the key's next
+//     slot, marks its destination waiting for the wait it was given plus
 //     Options.FreshGrace (marks only grow), and while other destinations of the key are
 //     marked, a call takes at most its share of each key window in force (its count, or
 //     the learned cap, divided among the destinations marked and itself, rounded up; its

@@ -514,8 +514,13 @@ func TestKeysShareTheAPIKeyHashTag(t *testing.T) {
 	if _, err := l.Throttled(ctx, b.Key, 0); err != nil {
 		t.Fatal(err)
 	}
-	if wait, err := l.Acquire(ctx, b); err != nil || wait == 0 { // refused by both: marks
-		t.Fatalf("Acquire during the cool-down = %v, %v; want a wait", wait, err)
+	// Refused during the cool-down: shop-eu by both (fresh marks), shop-us by the key
+	// only (it waits for the key's next slot).
+	us := ratelimit.Budget{Key: b.Key, KeyLimits: b.KeyLimits, Destination: "shop-us", Shared: true}
+	for _, bu := range []ratelimit.Budget{b, us} {
+		if wait, err := l.Acquire(ctx, bu); err != nil || wait == 0 {
+			t.Fatalf("Acquire for %s during the cool-down = %v, %v; want a wait", bu.Destination, wait, err)
+		}
 	}
 	got := fmt.Sprint(m.Keys())
 	if want := "[rl:{k0123456789abcdef}:cooldown rl:{k0123456789abcdef}:dest:shop-eu:fresh rl:{k0123456789abcdef}:dest:shop-eu:log " +
