@@ -102,18 +102,6 @@ func (s *dlqSetup) destination(id string) (string, bool) {
 	return "", false
 }
 
-// selected reads the DLQ topic and returns the entries f selects.
-func (s *dlqSetup) selected(ctx context.Context, f dlq.Filter) ([]dlq.Entry, error) {
-	var out []dlq.Entry
-	err := dlq.Read(ctx, s.conn, s.cfg.DLQTopic, func(e dlq.Entry) error {
-		if f.Match(e) {
-			out = append(out, e)
-		}
-		return nil
-	})
-	return out, err
-}
-
 // filterFlags are the selection flags of show and redrive.
 type filterFlags struct {
 	class, activation, since, until, offsets *string
@@ -226,35 +214,33 @@ func runDLQShow(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	entries, err := s.selected(ctx, f)
-	if err != nil {
-		return err
-	}
-	for i, e := range entries {
-		if *limit > 0 && i == *limit {
-			break
+	matching, shown := 0, 0
+	err = dlq.Read(ctx, s.conn, s.cfg.DLQTopic, func(e dlq.Entry) error {
+		if !f.Match(e) {
+			return nil
 		}
+		if matching++; *limit > 0 && shown == *limit {
+			return nil
+		}
+		shown++
 		fmt.Fprintf(stdout, "--- DLQ %s\n", dlq.Position{Partition: e.Partition, Offset: e.Offset})
 		if e.Err != nil {
 			fmt.Fprintf(stdout, "not a dead-letter record: %v\n\n", e.Err)
-			continue
+			return nil
 		}
 		rec := e.Record
 		if !*reveal {
 			rec = rec.Masked()
 		}
 		fmt.Fprintln(stdout, dlq.Describe(rec))
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	shown := len(entries)
-	if *limit > 0 {
-		shown = min(shown, *limit)
-	}
-	_, err = fmt.Fprintf(stdout, "%d of %d matching record(s) shown\n", shown, len(entries))
+	_, err = fmt.Fprintf(stdout, "%d of %d matching record(s) shown\n", shown, matching)
 	return err
 }
-
-// redriveSample is how many keys a redrive prints.
-const redriveSample = 5
 
 // runDLQRedrive republishes the selected records to the rows topic.
 func runDLQRedrive(ctx context.Context, args []string, stdout io.Writer) error {
@@ -275,18 +261,23 @@ func runDLQRedrive(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return errors.New("name what to redrive: --class, --activation, --since/--until or --offsets, or --all for every record")
 	}
-	entries, err := s.selected(ctx, f)
+	// The snapshot is read twice, to plan and to write, so the selection is never held
+	// in memory; records dead-lettered meanwhile are not part of it.
+	snap, err := dlq.Take(ctx, s.conn, s.cfg.DLQTopic)
 	if err != nil {
 		return err
 	}
-	rd := &dlq.Redrive{ID: dlq.NewRedriveID(time.Now()), Entries: entries}
+	rd := &dlq.Redrive{ID: dlq.NewRedriveID(time.Now()), Filter: f}
+	if err := rd.Plan(ctx, snap, mapping.NewRouter(s.file)); err != nil {
+		return err
+	}
 	printRedrivePlan(stdout, rd, s.cfg.Topic)
-	if len(entries) == 0 {
+	if rd.Selected == 0 {
 		return nil
 	}
-	if err := rd.Resolve(mapping.NewRouter(s.file), *accept); err != nil {
+	if err := rd.Check(*accept); err != nil {
 		if errors.Is(err, dlq.ErrPossibleDuplicates) {
-			fmt.Fprintf(stdout, "\n!!! REFUSED: %d unknown_outcome record(s) selected. Their invitations MAY ALREADY EXIST in Trustpilot.\n!!! Check the invitation history of each reference first (invitepipe dlq show --class unknown_outcome).\n", rd.Unknown())
+			fmt.Fprintf(stdout, "\n!!! REFUSED: %d unknown_outcome record(s) selected. Their invitations MAY ALREADY EXIST in Trustpilot.\n!!! Check the invitation history of each reference first (invitepipe dlq show --class unknown_outcome).\n", rd.Unknown)
 		}
 		return err
 	}
@@ -307,7 +298,7 @@ func runDLQRedrive(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	w := producer.NewWriter(s.conn, s.cfg.Topic, 0)
-	res, err := rd.Execute(ctx, ldg, w)
+	res, err := rd.Execute(ctx, snap, ldg, w)
 	if cerr := w.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("rows topic: %w", cerr)
 	}
@@ -320,25 +311,20 @@ func runDLQRedrive(ctx context.Context, args []string, stdout io.Writer) error {
 
 // printRedrivePlan prints the redrive's id, its counts by class and a few keys (masked).
 func printRedrivePlan(w io.Writer, rd *dlq.Redrive, topic string) {
-	if len(rd.Entries) == 0 {
+	if rd.Selected == 0 {
 		fmt.Fprintln(w, "no record matches: nothing to redrive")
 		return
 	}
-	fmt.Fprintf(w, "%s: %d record(s) to republish to %s with header %s=%s\n", rd.ID, len(rd.Entries), topic, dlq.HeaderRedrive, rd.ID)
-	counts := map[dlq.Class]int{}
-	for _, e := range rd.Entries {
-		counts[e.Record.Class]++
-	}
+	fmt.Fprintf(w, "%s: %d record(s) to republish to %s with header %s=%s\n", rd.ID, rd.Selected, topic, dlq.HeaderRedrive, rd.ID)
 	for _, c := range dlq.Classes {
-		if counts[c] > 0 {
-			fmt.Fprintf(w, "  %-18s %d\n", c, counts[c])
+		if n := rd.ByClass[c]; n > 0 {
+			fmt.Fprintf(w, "  %-18s %d\n", c, n)
 		}
 	}
-	for i, e := range rd.Entries {
-		if i == redriveSample {
-			fmt.Fprintf(w, "  ... and %d more\n", len(rd.Entries)-redriveSample)
-			break
-		}
+	for _, e := range rd.Sample {
 		fmt.Fprintf(w, "  key %s (DLQ %s)\n", logging.MaskEmails(string(e.Record.Source.Key)), dlq.Position{Partition: e.Partition, Offset: e.Offset})
+	}
+	if more := rd.Selected - len(rd.Sample); more > 0 {
+		fmt.Fprintf(w, "  ... and %d more\n", more)
 	}
 }

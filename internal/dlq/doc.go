@@ -12,7 +12,11 @@
 //   - Reasons never carry a secret, and emails in them are masked by the caller;
 //     Record.Masked masks the key and value for printing.
 //   - Read reads the topic from each partition's first offset to its end when it started,
-//     then returns; it joins no consumer group and commits nothing.
+//     then returns; it joins no consumer group and commits nothing. A Snapshot pins those
+//     ends, so that reading it again reads the same messages.
+//   - Nothing holds the records it reads: a redrive reads its Snapshot twice (Plan, then
+//     Execute) and keeps counts, a sample of SampleSize and the ledger marks of its
+//     unknown_outcome records, so its memory does not grow with the selection.
 //   - A redrive writes each selected record back to the rows topic with its original key,
 //     value and other headers, none of the dead-letter headers, and HeaderRedrive naming
 //     the redrive; a redriven row that fails again keeps HeaderRedrive on its new record.

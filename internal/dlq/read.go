@@ -44,27 +44,50 @@ func (r Record) Masked() Record {
 	return r
 }
 
-// Read calls fn with every message of the DLQ topic, partition by partition in offset
-// order, from each partition's first offset up to its end when Read started; then it
-// returns: it never waits for newer messages. It reads each partition directly, in no
-// consumer group, so it commits nothing and moves no one's offsets. An error of fn
-// stops it and is returned.
-func Read(ctx context.Context, conn *kafkaconn.Conn, topic string, fn func(Entry) error) error {
+// Snapshot is the DLQ topic up to each partition's end when it was taken: reading it
+// again reads the same messages (less any that retention deleted meanwhile) and none
+// written since. A redrive reads it twice, to plan and to write, so that it never holds
+// the selected records in memory.
+type Snapshot struct {
+	conn   *kafkaconn.Conn
+	topic  string
+	ranges map[int]kafkaconn.Range
+}
+
+// Take records the first and end offsets of every partition of topic.
+func Take(ctx context.Context, conn *kafkaconn.Conn, topic string) (*Snapshot, error) {
 	ranges, err := conn.Ranges(ctx, topic)
 	if err != nil {
-		return fmt.Errorf("dead-letter topic: %w", err)
+		return nil, fmt.Errorf("dead-letter topic: %w", err)
 	}
-	ids := make([]int, 0, len(ranges))
-	for id := range ranges {
+	return &Snapshot{conn: conn, topic: topic, ranges: ranges}, nil
+}
+
+// Read calls fn with every message of the snapshot, partition by partition in offset
+// order. It reads each partition directly, in no consumer group, so it commits nothing
+// and moves no one's offsets. An error of fn stops it and is returned.
+func (s *Snapshot) Read(ctx context.Context, fn func(Entry) error) error {
+	ids := make([]int, 0, len(s.ranges))
+	for id := range s.ranges {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		if err := readPartition(ctx, conn, topic, id, ranges[id], fn); err != nil {
+		if err := readPartition(ctx, s.conn, s.topic, id, s.ranges[id], fn); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// Read calls fn with every message of the DLQ topic up to each partition's end when Read
+// started (a Snapshot read once); it never waits for newer messages.
+func Read(ctx context.Context, conn *kafkaconn.Conn, topic string, fn func(Entry) error) error {
+	s, err := Take(ctx, conn, topic)
+	if err != nil {
+		return err
+	}
+	return s.Read(ctx, fn)
 }
 
 func readPartition(ctx context.Context, conn *kafkaconn.Conn, topic string, partition int, r kafkaconn.Range, fn func(Entry) error) error {

@@ -66,62 +66,112 @@ type Mark struct {
 	BusinessUnitID, Reference string
 }
 
-// Redrive is a selection of dead-letter records to republish to the rows topic.
+// Source is what a redrive reads its records from: a Snapshot of the DLQ topic, or any
+// sequence that reads the same entries each time.
+type Source interface {
+	Read(ctx context.Context, fn func(Entry) error) error
+}
+
+// SampleSize is how many selected entries a plan keeps to show.
+const SampleSize = 5
+
+// maxProblems bounds the problems a plan keeps to report; it counts them all.
+const maxProblems = 20
+
+// Redrive republishes the records of a Source that Filter selects to the rows topic.
+// Plan reads them once and keeps counts, a sample and the ledger marks; Execute reads
+// them again to write them. So its memory does not grow with the selection, only with
+// its unknown_outcome references.
 type Redrive struct {
-	ID      string
-	Entries []Entry // in the order read
-	// Marks are the ledger entries of the unknown_outcome records, each once; set by
-	// Resolve.
+	ID     string
+	Filter Filter
+
+	// Set by Plan.
+
+	// Selected counts the entries selected, ByClass the records among them by class.
+	Selected int
+	ByClass  map[Class]int
+	// Sample holds the first SampleSize entries selected, in the order read.
+	Sample []Entry
+	// Marks are the ledger entries of the unknown_outcome records, each once.
 	Marks []Mark
+	// Unknown counts the unknown_outcome records selected.
+	Unknown int
+
+	notRecords, unmapped problems
 }
 
-// Unknown counts the unknown_outcome records of the selection.
-func (rd *Redrive) Unknown() int {
-	n := 0
-	for _, e := range rd.Entries {
-		if e.Record.Class == UnknownOutcome {
-			n++
-		}
-	}
-	return n
+// problems are the first maxProblems errors of one kind, and how many there were.
+type problems struct {
+	errs []error
+	n    int
 }
 
-// Resolve checks that every entry can be redriven and finds the ledger entry of each
-// unknown_outcome record with router, as the consumer finds it. It refuses, with
-// ErrPossibleDuplicates, any unknown_outcome record unless acceptDuplicates; and a
-// message that is not a dead-letter record, or an unknown_outcome record whose row no
-// longer maps (its ledger entry cannot be named).
-func (rd *Redrive) Resolve(router *mapping.Router, acceptDuplicates bool) error {
-	var errs []error
-	for _, e := range rd.Entries {
-		if e.Err != nil {
-			errs = append(errs, fmt.Errorf("DLQ %s: not a dead-letter record, cannot be redriven: %w", Position{e.Partition, e.Offset}, e.Err))
-		}
+func (p *problems) add(err error) {
+	if p.n++; len(p.errs) < maxProblems {
+		p.errs = append(p.errs, err)
 	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
+}
+
+// err joins the errors kept, saying how many were left out; nil when there were none.
+func (p *problems) err() error {
+	if p.n > len(p.errs) {
+		return errors.Join(append(p.errs[:len(p.errs):len(p.errs)], fmt.Errorf("... and %d more", p.n-len(p.errs)))...)
 	}
-	if n := rd.Unknown(); n > 0 && !acceptDuplicates {
-		return fmt.Errorf("%w (%d record(s))", ErrPossibleDuplicates, n)
-	}
+	return errors.Join(p.errs...)
+}
+
+// Plan reads src and records what the redrive would republish: the entries Filter
+// selects, counted by class, a sample, and the ledger entry of each unknown_outcome record,
+// found with router as the consumer finds it. Only an error reading src is returned; what
+// stops the redrive itself is Check's.
+func (rd *Redrive) Plan(ctx context.Context, src Source, router *mapping.Router) error {
+	rd.Selected, rd.ByClass, rd.Sample, rd.Marks, rd.Unknown = 0, map[Class]int{}, nil, nil, 0
+	rd.notRecords, rd.unmapped = problems{}, problems{}
 	seen := map[Mark]bool{}
-	rd.Marks = nil
-	for _, e := range rd.Entries {
-		if e.Record.Class != UnknownOutcome {
-			continue
+	return src.Read(ctx, func(e Entry) error {
+		if !rd.Filter.Match(e) {
+			return nil
 		}
+		rd.Selected++
+		if len(rd.Sample) < SampleSize {
+			rd.Sample = append(rd.Sample, e)
+		}
+		if e.Err != nil {
+			rd.notRecords.add(fmt.Errorf("DLQ %s: not a dead-letter record, cannot be redriven: %w", Position{e.Partition, e.Offset}, e.Err))
+			return nil
+		}
+		rd.ByClass[e.Record.Class]++
+		if e.Record.Class != UnknownOutcome {
+			return nil
+		}
+		rd.Unknown++
 		routed, err := router.Route(e.Record.Source.Value)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("DLQ %s: unknown_outcome record whose row does not map with this activation file, so its ledger mark cannot be found: %w", Position{e.Partition, e.Offset}, err))
-			continue
+			rd.unmapped.add(fmt.Errorf("DLQ %s: unknown_outcome record whose row does not map with this activation file, so its ledger mark cannot be found: %w", Position{e.Partition, e.Offset}, err))
+			return nil
 		}
 		m := Mark{BusinessUnitID: routed.Destination.BusinessUnitID, Reference: routed.Invitation.ReferenceNumber}
 		if !seen[m] {
 			seen[m] = true
 			rd.Marks = append(rd.Marks, m)
 		}
+		return nil
+	})
+}
+
+// Check says whether the planned redrive may run: it refuses a message that is not a
+// dead-letter record; any unknown_outcome record unless acceptDuplicates, with
+// ErrPossibleDuplicates; and an unknown_outcome record whose row no longer maps (its
+// ledger entry cannot be named).
+func (rd *Redrive) Check(acceptDuplicates bool) error {
+	if err := rd.notRecords.err(); err != nil {
+		return err
 	}
-	return errors.Join(errs...)
+	if rd.Unknown > 0 && !acceptDuplicates {
+		return fmt.Errorf("%w (%d record(s))", ErrPossibleDuplicates, rd.Unknown)
+	}
+	return rd.unmapped.err()
 }
 
 // Result is what Execute did.
@@ -131,19 +181,20 @@ type Result struct {
 	// Confirmed are the marks found confirmed: those invitations were sent, and their
 	// redriven rows will be skipped as duplicates.
 	Confirmed []Mark
-	// Written counts the rows republished.
+	// Written counts the rows republished: the plan's Selected, less any record that
+	// retention deleted from the topic in between.
 	Written int
 }
 
 // writeBatch bounds the rows of one write.
 const writeBatch = 500
 
-// Execute clears every mark (TakeOver, then Forget, owned by the redrive's id), then
-// republishes each entry with Redriven. It clears them all before writing any row, so a
-// refusal (a reference a consumer is sending right now) writes nothing. It is safe to
-// run again after a failure: a cleared mark is absent, and a row written twice is a
-// duplicate for the ledger.
-func (rd *Redrive) Execute(ctx context.Context, marks Marks, w RowWriter) (Result, error) {
+// Execute clears every mark of the plan (TakeOver, then Forget, owned by the redrive's
+// id), then reads src again and republishes each entry Filter selects with Redriven. It
+// clears them all before writing any row, so a refusal (a reference a consumer is
+// sending right now) writes nothing. It is safe to run again after a failure: a cleared
+// mark is absent, and a row written twice is a duplicate for the ledger.
+func (rd *Redrive) Execute(ctx context.Context, src Source, marks Marks, w RowWriter) (Result, error) {
 	var res Result
 	for _, m := range rd.Marks {
 		got, err := marks.TakeOver(ctx, m.BusinessUnitID, m.Reference, rd.ID)
@@ -162,17 +213,29 @@ func (rd *Redrive) Execute(ctx context.Context, marks Marks, w RowWriter) (Resul
 		}
 		res.Cleared++
 	}
-	msgs := make([]kafka.Message, 0, min(len(rd.Entries), writeBatch))
-	for i, e := range rd.Entries {
-		msgs = append(msgs, e.Record.Redriven(rd.ID))
-		if len(msgs) < writeBatch && i < len(rd.Entries)-1 {
-			continue
+	msgs := make([]kafka.Message, 0, min(rd.Selected, writeBatch))
+	flush := func() error {
+		if len(msgs) == 0 {
+			return nil
 		}
 		if err := w.WriteMessages(ctx, msgs...); err != nil {
-			return res, fmt.Errorf("rows topic: republish (%d of %d written): %w", res.Written, len(rd.Entries), err)
+			return fmt.Errorf("rows topic: republish (%d of %d written): %w", res.Written, rd.Selected, err)
 		}
 		res.Written += len(msgs)
 		msgs = msgs[:0]
+		return nil
 	}
-	return res, nil
+	err := src.Read(ctx, func(e Entry) error {
+		if e.Err != nil || !rd.Filter.Match(e) {
+			return nil
+		}
+		if msgs = append(msgs, e.Record.Redriven(rd.ID)); len(msgs) < writeBatch {
+			return nil
+		}
+		return flush()
+	})
+	if err == nil {
+		err = flush()
+	}
+	return res, err
 }

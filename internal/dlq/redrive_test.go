@@ -134,10 +134,30 @@ func (f *fakeMarks) Forget(_ context.Context, bu, ref, owner string) error {
 	return nil
 }
 
-type fakeRows struct{ msgs []kafka.Message }
+type fakeRows struct {
+	msgs   []kafka.Message
+	writes int
+}
 
 func (f *fakeRows) WriteMessages(_ context.Context, msgs ...kafka.Message) error {
 	f.msgs = append(f.msgs, msgs...)
+	f.writes++
+	return nil
+}
+
+// entries is a Source that reads the same entries each time, and counts its reads.
+type entries struct {
+	list  []Entry
+	reads int
+}
+
+func (es *entries) Read(_ context.Context, fn func(Entry) error) error {
+	es.reads++
+	for _, e := range es.list {
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -153,17 +173,31 @@ func TestRedriveResolveAndExecute(t *testing.T) {
 	entry := func(c Class, value []byte) Entry {
 		return Entry{Record: Record{Class: c, Source: kafka.Message{Key: []byte("orders/x"), Value: value}}}
 	}
+	many := func(n int, e Entry) []Entry {
+		out := make([]Entry, n)
+		for i := range out {
+			out[i] = e
+			out[i].Offset = int64(i)
+		}
+		return out
+	}
 	tests := []struct {
-		name       string
-		entries    []Entry
-		accept     bool
-		status     map[string]ledger.Status
-		wantErr    string // of Resolve or Execute
-		wantCalls  []string
-		wantWrites int
-		wantResult string // Cleared and Confirmed, when set
+		name          string
+		entries       []Entry
+		filter        Filter
+		accept        bool
+		status        map[string]ledger.Status
+		wantErr       string // of Resolve or Execute
+		wantCalls     []string
+		wantWrites    int
+		wantResult    string // Cleared and Confirmed, when set
+		wantRowWrites int    // calls of WriteMessages, when set
 	}{
 		{name: "no unknown outcome", entries: []Entry{entry(Rejected, row("A")), entry(Malformed, []byte("x"))}, wantWrites: 2},
+		{name: "only what the filter selects", entries: []Entry{entry(Rejected, row("A")), entry(Malformed, []byte("x")), entry(UnknownOutcome, row("U"))},
+			filter: Filter{Classes: []Class{Malformed}}, wantWrites: 1},
+		{name: "written in batches", entries: many(1201, entry(Rejected, row("A"))), wantWrites: 1201, wantRowWrites: 3},
+		{name: "problems are counted past the ones listed", entries: many(maxProblems+5, Entry{Err: errors.New("no class")}), wantErr: "... and 5 more"},
 		{name: "unknown outcome refused", entries: []Entry{entry(Rejected, row("A")), entry(UnknownOutcome, row("U"))}, wantErr: "MAY ALREADY EXIST"},
 		{name: "not a record refused", entries: []Entry{{Err: errors.New("no class")}}, accept: true, wantErr: "not a dead-letter record"},
 		{name: "unknown outcome whose row does not map", entries: []Entry{entry(UnknownOutcome, []byte(`{"activation":"gone","row_id":"1","row":{}}`))}, accept: true, wantErr: "its ledger mark cannot be found"},
@@ -178,12 +212,23 @@ func TestRedriveResolveAndExecute(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rd := &Redrive{ID: "id", Entries: tt.entries}
+			ctx := context.Background()
+			rd := &Redrive{ID: "id", Filter: tt.filter}
+			src := &entries{list: tt.entries}
 			marks, rows := &fakeMarks{status: tt.status}, &fakeRows{}
+			if err := rd.Plan(ctx, src, router); err != nil {
+				t.Fatal(err)
+			}
 			var res Result
-			err := rd.Resolve(router, tt.accept)
+			err := rd.Check(tt.accept)
 			if err == nil {
-				res, err = rd.Execute(context.Background(), marks, rows)
+				res, err = rd.Execute(ctx, src, marks, rows)
+				if err == nil && (res.Written != rd.Selected || src.reads != 2) {
+					t.Errorf("%d rows written of the %d planned, in %d reads of the source; want all, in 2", res.Written, rd.Selected, src.reads)
+				}
+			}
+			if tt.wantRowWrites != 0 && rows.writes != tt.wantRowWrites {
+				t.Errorf("%d writes of rows; want %d", rows.writes, tt.wantRowWrites)
 			}
 			if got := fmt.Sprintf("cleared %d, confirmed %v", res.Cleared, res.Confirmed); tt.wantResult != "" && got != tt.wantResult {
 				t.Errorf("result %s, want %s", got, tt.wantResult)
@@ -196,8 +241,17 @@ func TestRedriveResolveAndExecute(t *testing.T) {
 			}
 		})
 	}
-	rd := &Redrive{ID: "id", Entries: []Entry{entry(UnknownOutcome, row("U"))}}
-	if err := rd.Resolve(router, false); !errors.Is(err, ErrPossibleDuplicates) {
-		t.Errorf("Resolve without acceptance = %v, want ErrPossibleDuplicates", err)
+	rd := &Redrive{ID: "id"}
+	src := &entries{list: []Entry{entry(UnknownOutcome, row("U")), entry(Rejected, row("A")), entry(UnknownOutcome, row("U")), entry(Rejected, row("B")),
+		entry(Rejected, row("C")), entry(Rejected, row("D")), entry(Rejected, row("E"))}}
+	if err := rd.Plan(context.Background(), src, router); err != nil {
+		t.Fatal(err)
+	}
+	if err := rd.Check(false); !errors.Is(err, ErrPossibleDuplicates) {
+		t.Errorf("Check without acceptance = %v, want ErrPossibleDuplicates", err)
+	}
+	if rd.Selected != 7 || rd.Unknown != 2 || rd.ByClass[Rejected] != 5 || len(rd.Sample) != SampleSize || len(rd.Marks) != 1 {
+		t.Errorf("plan: %d selected, %d unknown, by class %v, %d in the sample, marks %v; want 7, 2, 5 rejected, %d, one mark",
+			rd.Selected, rd.Unknown, rd.ByClass, len(rd.Sample), rd.Marks, SampleSize)
 	}
 }
