@@ -70,6 +70,7 @@ func TestInvalidArgumentsNeverReachRedis(t *testing.T) {
 		}},
 		{name: "brace in destination", call: acquire(ratelimit.Budget{Key: "k1", Destination: "shop{eu", Limits: ok})},
 		{name: "destination limits without a destination", call: acquire(ratelimit.Budget{Key: "k1", Limits: ok})},
+		{name: "a shared key without a destination", call: acquire(ratelimit.Budget{Key: "k1", KeyLimits: ok, Shared: true})},
 		{name: "zero count", call: acquire(ratelimit.Budget{Key: "k1", KeyLimits: []ratelimit.Limit{{Count: 0, Window: time.Second}}})},
 		{name: "negative count of a destination", call: acquire(ratelimit.Budget{Key: "k1", Destination: "shop-eu", Limits: []ratelimit.Limit{{Count: -1, Window: time.Second}}})},
 		{name: "window below a millisecond", call: func(ctx context.Context) error {
