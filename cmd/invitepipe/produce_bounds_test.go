@@ -122,6 +122,10 @@ func TestProduceSinceAndLimit(t *testing.T) {
 		{name: "--since in diff mode", args: []string{"--once", "--since", "2024-05-01T00:00:00Z"}, wantCode: 1, want: "--since needs mode: cursor"},
 		{name: "--limit 2 emits two", args: []string{"--once", "--limit", "2"}, wantCounts: "3 2 2", want: "the limit stopped the run"},
 		{name: "the rest stay new", args: []string{"--once", "--limit", "2"}, wantCounts: "3 1 1", want: "ok"},
+		{name: "reset", args: []string{"--reset", "--yes"}, want: "state forgotten"},
+		{name: "a backfill slice holds what its limit leaves", args: []string{"--once", "--backfill", "--limit", "1"}, wantCounts: "3 1 1", want: "2 new row(s) are held for the next backfill run"},
+		{name: "a scheduled run leaves the held rows", args: []string{"--once"}, wantCounts: "3 0 0", want: "2 row(s) held for a backfill were left to the next backfill run"},
+		{name: "the next slice sends them", args: []string{"--once", "--backfill"}, wantCounts: "3 2 2", want: "2 row(s) emitted as a backfill"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -47,7 +47,7 @@ func TestProduce(t *testing.T) {
 		code := run(context.Background(), append([]string{"produce", "--activations", activations}, args...), &out, &errOut)
 		return code, out.String(), errOut.String()
 	}
-	// fields: ACTIVATION READ NEW EMITTED INVALID DUPLICATES DURATION ROWS/S RESULT
+	// fields: ACTIVATION READ NEW EMITTED INVALID DUPLICATES SKIPPED HELD DURATION ROWS/S RESULT
 	line := func(out string) []string {
 		for _, l := range strings.Split(out, "\n") {
 			if f := strings.Fields(l); len(f) > 0 && f[0] == id {

@@ -22,8 +22,9 @@
 //     took records nothing and stops with ErrFenced.
 //   - State: per activation one Redis SET, "<prefix>{<activation>}:seen", of 8-byte
 //     members, the xxHash64 of each emitted key; the lock is "<prefix>{<activation>}:lock"
-//     (one hash tag: they live in one Redis Cluster slot, with the cursor). None expires:
-//     forgetting the state and the cursor (Reset) makes the next run emit every row again.
+//     (one hash tag: they live in one Redis Cluster slot, with the cursor and the held
+//     set). None expires: forgetting the state, the cursor and the held set (Reset)
+//     makes the next run emit every row again.
 //   - Collisions: two distinct keys with one hash make the later one look emitted, so
 //     it would be skipped. With N keys recorded, the chance that one given new key
 //     collides is N/2^64 (5.4e-12 for N = 10^8), and the chance that any two of N keys
@@ -41,7 +42,14 @@
 //     back. Rows below the bound, or without a usable cursor value (invalid), are never
 //     recorded.
 //   - Job.Limit caps the rows emitted by one run; the new rows after it stay unrecorded,
-//     so the next run emits them.
+//     so the next run emits them. A limited backfill run (Job.Backfill) instead reads on
+//     and holds them: it adds them to "<prefix>{<activation>}:held" in the fenced script
+//     that records its batches, and every run that is not a backfill skips held rows
+//     (Summary.Held) and, having skipped one, stores no cursor, so the rows stay above the
+//     read bound. Backfill runs emit held rows like any new row and remove them from the
+//     set; a backfill run that emits every new row of its source deletes it. A limit
+//     also keeps the cursor below the first row it left: rows read after it, even rows
+//     emitted before, do not move the cursor.
 //   - Progress (Producer.Progress) is written only where the caller asks, never to logs.
 //   - Memory: the state costs Redis about 56 bytes per key (a hashtable SET; measured as
 //     used_memory growth for 1,000,000 keys). A run keeps the 8-byte hash of each

@@ -87,7 +87,9 @@ type Job struct {
 	// Since, in cursor mode with a timestamp cursor, skips the rows whose cursor column
 	// is before it: they are neither emitted nor recorded. Zero: no bound.
 	Since time.Time
-	// Limit, when positive, is the most new rows the run emits; the rest stay new.
+	// Limit, when positive, is the most new rows the run emits; the rest stay new. A
+	// backfill run (Backfill) reads on past its limit and holds the rest for the next
+	// backfill run: the other runs skip them.
 	Limit int64
 	// Backfill marks the run's rows "priority": "backfill": the consumer serves each
 	// destination's fresh rows before them.
@@ -129,6 +131,10 @@ type Summary struct {
 	// LimitReached is set when Job.Limit stopped the run: new rows may be left for the
 	// next run.
 	LimitReached bool
+	// Held counts rows held for a backfill: in a limited backfill run, the new rows past
+	// its limit, which it holds for the next backfill run; in any other run, the held
+	// rows it left to the backfill.
+	Held int64
 	// Cursor is the activation's cursor after the run (cursor mode; empty before any).
 	Cursor   string
 	Duration time.Duration
@@ -216,6 +222,14 @@ func (p *Producer) Run(ctx context.Context, job Job, dryRun bool) (sum Summary) 
 		}()
 	}
 	b := &batcher{ctx: ctx, p: p, job: job, state: state, lock: lock, sum: &sum}
+	b.hold = job.Backfill && job.Limit > 0 && !dryRun
+	if !job.Backfill {
+		var err error
+		if b.skipHeld, err = state.Holding(ctx); err != nil {
+			sum.Err = err
+			return sum
+		}
+	}
 	if job.Cursor.On() {
 		text, ok, err := state.Cursor(ctx)
 		if err != nil {
@@ -319,6 +333,10 @@ type batcher struct {
 	stored, low, max *cursorValue
 	ordered          bool
 	bar              *progressbar.ProgressBar // nil: no progress shown
+	// hold: a limited backfill run, which holds the new rows past its limit. skipHeld: a
+	// run that is not a backfill while rows are held, which skips them. limitHit: a new
+	// row was left by the limit. skippedHeld: a held row was skipped.
+	hold, skipHeld, limitHit, skippedHeld bool
 }
 
 func (b *batcher) add(rec source.Record) error {
@@ -374,7 +392,7 @@ func (b *batcher) batchSize() int {
 // fenced script. It returns errLimit once the limit held a new row back.
 func (b *batcher) flush(ctx context.Context, final bool) error {
 	defer func() { b.pending = b.pending[:0] }()
-	var seen []bool
+	var seen, held []bool
 	if len(b.pending) > 0 {
 		hashes := make([]uint64, len(b.pending))
 		for i, r := range b.pending {
@@ -384,6 +402,11 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 		if seen, err = b.state.Seen(ctx, hashes); err != nil {
 			return &batchError{err}
 		}
+		if b.skipHeld {
+			if held, err = b.state.Held(ctx, hashes); err != nil {
+				return &batchError{err}
+			}
+		}
 	}
 	now := time.Now
 	if b.p.Now != nil {
@@ -392,18 +415,30 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 	emittedAt := now().UTC().Format(time.RFC3339Nano)
 	c := b.job.Cursor
 	var msgs []kafka.Message
-	var emitted []uint64
+	var emitted, hold []uint64
 	var batchMax *cursorValue
 	limited := false
 	for i, r := range b.pending {
 		if seen[i] {
-			// Emitted by an earlier run: its value counts toward the cursor.
-			if c.On() && (batchMax == nil || c.less(*batchMax, r.cursor)) {
+			// Emitted by an earlier run: its value counts toward the cursor, unless a
+			// new row before it was left by the limit (the cursor must not pass that).
+			if c.On() && !b.limitHit && (batchMax == nil || c.less(*batchMax, r.cursor)) {
 				batchMax = &r.cursor
 			}
 			continue
 		}
+		if held != nil && held[i] {
+			b.sum.Held++ // left to the backfill; the cursor stays below it
+			b.skippedHeld = true
+			continue
+		}
 		if b.job.Limit > 0 && b.sum.New >= b.job.Limit {
+			b.limitHit = true
+			if b.hold {
+				b.sum.Held++ // held for the next backfill run; this run reads on
+				hold = append(hold, r.hash)
+				continue
+			}
 			limited = true // this row stays new for the next run
 			continue
 		}
@@ -422,8 +457,11 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 	if b.bar != nil {
 		b.bar.Describe(fmt.Sprintf("%s: %d new", b.job.Activation, b.sum.New))
 	}
+	if b.limitHit {
+		b.sum.LimitReached = true
+	}
 	if limited {
-		b.sum.LimitReached, final = true, true
+		final = true
 	}
 	if b.lock == nil { // a dry run
 		if limited {
@@ -448,12 +486,15 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 	}
 	// The cursor moves only at the end of a run that read its source through (or, in
 	// cursor order, up to the limit): an unordered source stopped by the limit may have
-	// left rows below the largest value emitted, so its cursor stays.
+	// left rows below the largest value emitted, so its cursor stays; so does the cursor
+	// of a run that skipped held rows, which the next backfill run must still read.
 	var cursor string
-	if final && b.max != nil && (b.ordered || !limited) && (b.stored == nil || c.less(*b.stored, *b.max)) {
+	if final && b.max != nil && (b.ordered || !b.limitHit) && !b.skippedHeld && (b.stored == nil || c.less(*b.stored, *b.max)) {
 		cursor = c.format(*b.max)
 	}
-	if err := b.lock.Advance(ctx, emitted, cursor); err != nil {
+	a := advance{emitted: emitted, held: hold, cursor: cursor, release: b.job.Backfill,
+		clear: final && b.job.Backfill && !b.limitHit} // every new row went out: none is held
+	if err := b.lock.Advance(ctx, a); err != nil {
 		return &batchError{err}
 	}
 	if cursor != "" {

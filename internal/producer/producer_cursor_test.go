@@ -25,11 +25,13 @@ type cursorRun struct {
 	before      func(t *testing.T) // changes the source before the run
 	since       time.Time
 	limit       int64
+	backfill    bool
 	wantRead    int64
 	wantSkipped int64
 	wantEmitted []string // row ids, sorted by ids()
 	wantCursor  string
 	wantLimit   bool
+	wantHeld    int64
 }
 
 // recorder is a Writer that remembers the row ids of the messages Kafka acknowledged.
@@ -61,7 +63,7 @@ func runAll(t *testing.T, e *env, p *Producer, job Job, runs []cursorRun) {
 		}
 		rec.ids = nil
 		j := job
-		j.Since, j.Limit = r.since, r.limit
+		j.Since, j.Limit, j.Backfill = r.since, r.limit, r.backfill
 		sum := p.Run(context.Background(), j, false)
 		if sum.Err != nil {
 			t.Fatalf("run %d (%s): %v", i+1, r.name, sum.Err)
@@ -71,8 +73,9 @@ func runAll(t *testing.T, e *env, p *Producer, job Job, runs []cursorRun) {
 		if !slices.Equal(got, want) || sum.Emitted != int64(len(want)) || sum.New != int64(len(want)) {
 			t.Fatalf("run %d (%s): emitted %v (summary %+v), want %v", i+1, r.name, got, sum, want)
 		}
-		if sum.Read != r.wantRead || sum.Skipped != r.wantSkipped || sum.Cursor != r.wantCursor || sum.LimitReached != r.wantLimit || sum.Invalid != 0 {
-			t.Fatalf("run %d (%s): %+v, want read %d, skipped %d, cursor %q, limit reached %v", i+1, r.name, sum, r.wantRead, r.wantSkipped, r.wantCursor, r.wantLimit)
+		if sum.Read != r.wantRead || sum.Skipped != r.wantSkipped || sum.Cursor != r.wantCursor || sum.LimitReached != r.wantLimit || sum.Held != r.wantHeld || sum.Invalid != 0 {
+			t.Fatalf("run %d (%s): %+v, want read %d, skipped %d, cursor %q, limit reached %v, held %d",
+				i+1, r.name, sum, r.wantRead, r.wantSkipped, r.wantCursor, r.wantLimit, r.wantHeld)
 		}
 		all = append(all, want...)
 	}
@@ -331,6 +334,76 @@ func TestLimit(t *testing.T) {
 			p := e.producer(t, 2)
 			runAll(t, e, p, tt.job(t, e), tt.runs)
 		})
+	}
+}
+
+// TestBackfillHold runs limited backfill slices between scheduled runs: a slice holds the
+// new rows its limit leaves, the scheduled runs skip them (in cursor mode keeping the
+// cursor below them) while sending the rows that arrive meanwhile, and the next slices
+// send the held rows, marked backfill, until one sends every new row and ends the hold.
+func TestBackfillHold(t *testing.T) {
+	t.Run("diff mode", func(t *testing.T) {
+		e := newEnv(t)
+		p := e.producer(t, 2)
+		grow, src := fileSource("csv")(t)
+		grow(5)
+		runAll(t, e, p, e.job(src), []cursorRun{
+			{name: "a slice holds what its limit leaves", backfill: true, limit: 2, wantRead: 5, wantEmitted: ids(1, 2), wantLimit: true, wantHeld: 3},
+			{name: "a scheduled run skips the held rows", before: func(*testing.T) { grow(6) }, wantRead: 6, wantEmitted: ids(6, 6), wantHeld: 3},
+			{name: "the next slice", backfill: true, limit: 2, wantRead: 6, wantEmitted: ids(3, 4), wantLimit: true, wantHeld: 1},
+			{name: "still skipped", wantRead: 6, wantHeld: 1},
+			{name: "a slice without a limit sends the rest", backfill: true, wantRead: 6, wantEmitted: ids(5, 5)},
+			{name: "then scheduled runs send every new row", before: func(*testing.T) { grow(7) }, wantRead: 7, wantEmitted: ids(7, 7)},
+		})
+		checkPriorities(t, e, ids(1, 5), ids(6, 7))
+		if holding, err := NewState(e.redis, e.prefix, e.activation).Holding(context.Background()); err != nil || holding {
+			t.Errorf("Holding = %v, %v after a slice sent every new row; want false", holding, err)
+		}
+	})
+	t.Run("cursor mode, postgresql in cursor order", func(t *testing.T) {
+		e := newEnv(t)
+		p := e.producer(t, 2)
+		dsn, table, conn := pgTable(t)
+		insert := func(i, minute int) {
+			if _, err := conn.Exec(context.Background(), "INSERT INTO "+table+" (order_id, placed) VALUES ($1, $2)", fmt.Sprintf("o-%d", i), t0.Add(time.Duration(minute)*time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for i := 1; i <= 5; i++ {
+			insert(i, 6-i) // o-5 is the oldest (t0+1m), o-1 the newest (t0+5m)
+		}
+		spec := Spec{Type: "postgresql", DSNEnv: "ORDERS_DSN", PrimaryKey: "order_id", Mode: "cursor",
+			Query: "SELECT order_id, placed FROM " + table, Cursor: Cursor{Column: "placed", Kind: CursorTime}}
+		src, err := spec.Open("", func(string) (string, bool) { return dsn, true }, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runAll(t, e, p, spec.Job(e.activation, src), []cursorRun{
+			{name: "a slice: the oldest two, the rest held", backfill: true, limit: 2, wantRead: 5, wantEmitted: []string{"o-4", "o-5"}, wantCursor: stamp(2), wantLimit: true, wantHeld: 3},
+			{name: "a scheduled run sends the new row, the cursor stays", before: func(*testing.T) { insert(6, 6) }, wantRead: 5, wantEmitted: []string{"o-6"}, wantCursor: stamp(2), wantHeld: 3},
+			{name: "the next slice: the cursor stops before the row it holds", backfill: true, limit: 2, wantRead: 5, wantEmitted: []string{"o-2", "o-3"}, wantCursor: stamp(4), wantLimit: true, wantHeld: 1},
+			{name: "a slice without a limit sends the last", backfill: true, wantRead: 3, wantEmitted: []string{"o-1"}, wantCursor: stamp(6)},
+			{name: "then scheduled runs read from the newest row", wantRead: 1, wantCursor: stamp(6)},
+		})
+		checkPriorities(t, e, []string{"o-1", "o-2", "o-3", "o-4", "o-5"}, []string{"o-6"})
+	})
+}
+
+// checkPriorities asserts that the topic holds the rows backfill marked as backfill rows
+// and the rows fresh unmarked.
+func checkPriorities(t *testing.T, e *env, backfill, fresh []string) {
+	t.Helper()
+	want := map[string]bool{}
+	for _, id := range backfill {
+		want[id] = true
+	}
+	for _, id := range fresh {
+		want[id] = false
+	}
+	for _, m := range e.readTopic(t) {
+		if isBackfill, ok := want[m.RowID]; !ok || m.Backfill != isBackfill {
+			t.Errorf("row %s: backfill %v; want %v", m.RowID, m.Backfill, isBackfill)
+		}
 	}
 }
 

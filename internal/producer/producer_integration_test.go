@@ -332,8 +332,10 @@ func TestDryRunAndReset(t *testing.T) {
 	if got := e.readTopic(t); len(got) != 0 {
 		t.Fatalf("dry run wrote %d messages", len(got))
 	}
-	if sum = p.Run(context.Background(), e.job(src), false); sum.Emitted != 3 {
-		t.Fatalf("run: %+v, want 3 emitted", sum)
+	slice := e.job(src)
+	slice.Backfill, slice.Limit = true, 1
+	if sum = p.Run(context.Background(), slice, false); sum.Emitted != 1 || sum.Held != 2 {
+		t.Fatalf("backfill slice: %+v, want 1 emitted, 2 held", sum)
 	}
 	if err := p.Reset(context.Background(), e.activation); err != nil {
 		t.Fatal(err)
@@ -341,8 +343,11 @@ func TestDryRunAndReset(t *testing.T) {
 	if n := e.stateLen(t); n != 0 {
 		t.Fatalf("after Reset the state holds %d keys", n)
 	}
+	if holding, err := NewState(e.redis, e.prefix, e.activation).Holding(context.Background()); err != nil || holding {
+		t.Fatalf("after Reset Holding = %v, %v; want false", holding, err)
+	}
 	if sum = p.Run(context.Background(), e.job(src), false); sum.Emitted != 3 {
-		t.Fatalf("run after Reset: %+v, want every row emitted again", sum)
+		t.Fatalf("run after Reset: %+v, want every row emitted again (none held)", sum)
 	}
 }
 

@@ -23,16 +23,25 @@ var ErrLocked = errors.New("another run of this activation holds its lock")
 // it) before advancing the state: it must stop, advancing nothing.
 var ErrFenced = errors.New("the run lost its lock before advancing the state")
 
-// advance adds members (ARGV[3] on) to the seen set and, when ARGV[2] is not empty, sets
-// the cursor to it, only while the lock holds the run's token (ARGV[1]).
+// advance records a batch while the lock holds the run's token (ARGV[1]): it sets the
+// cursor to ARGV[2] when not empty; adds the ARGV[3] members from ARGV[6] on (the rows
+// emitted) to the seen set, and removes them from the held set when ARGV[4] is 1 (a
+// backfill run); adds the members after those to the held set; and deletes the held set
+// when ARGV[5] is 1 (a backfill run that emitted every new row).
 var advanceScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if ARGV[2] ~= '' then redis.call('SET', KEYS[3], ARGV[2]) end
-local added = 0
-for i = 3, #ARGV, 1000 do
-  added = added + redis.call('SADD', KEYS[2], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+local last = 5 + tonumber(ARGV[3])
+for i = 6, last, 1000 do
+  local j = math.min(i + 999, last)
+  redis.call('SADD', KEYS[2], unpack(ARGV, i, j))
+  if ARGV[4] == '1' then redis.call('SREM', KEYS[4], unpack(ARGV, i, j)) end
 end
-return added
+for i = last + 1, #ARGV, 1000 do
+  redis.call('SADD', KEYS[4], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if ARGV[5] == '1' then redis.call('DEL', KEYS[4]) end
+return 0
 `)
 
 // renew extends the lease while the lock holds the token.
@@ -47,10 +56,10 @@ if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
 `)
 
-// forget deletes the seen set and the cursor while the lock holds the token.
+// forget deletes the seen set, the cursor and the held set while the lock holds the token.
 var forgetScript = redis.NewScript(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-return redis.call('DEL', KEYS[2], KEYS[3])
+return redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
 `)
 
 // Hash is the 64-bit hash of a primary key that the state records: xxHash64 of its text.
@@ -63,13 +72,16 @@ func member(h uint64) string {
 	return string(b[:])
 }
 
-// State is one activation's diff state and lock in Redis. Both keys share a hash tag, so
-// the scripts that touch both work on Redis Cluster.
+// State is one activation's diff state and lock in Redis. Its keys share a hash tag, so
+// the scripts that touch several work on Redis Cluster.
 type State struct {
 	client redis.UniversalClient
 	lock   string
 	seen   string
 	cursor string
+	// held is the set of the new rows a limited backfill run left for the next backfill
+	// run (doc.go): the other runs skip them.
+	held string
 }
 
 // NewState returns the state of activation under prefix (DefaultKeyPrefix when empty).
@@ -78,11 +90,31 @@ func NewState(client redis.UniversalClient, prefix, activation string) *State {
 		prefix = DefaultKeyPrefix
 	}
 	base := prefix + "{" + activation + "}:"
-	return &State{client: client, lock: base + "lock", seen: base + "seen", cursor: base + "cursor"}
+	return &State{client: client, lock: base + "lock", seen: base + "seen", cursor: base + "cursor", held: base + "held"}
 }
 
 // Seen reports, for each hash, whether the state records it.
 func (s *State) Seen(ctx context.Context, hashes []uint64) ([]bool, error) {
+	return s.members(ctx, s.seen, hashes)
+}
+
+// Held reports, for each hash, whether a limited backfill run left it for the next
+// backfill run.
+func (s *State) Held(ctx context.Context, hashes []uint64) ([]bool, error) {
+	return s.members(ctx, s.held, hashes)
+}
+
+// Holding reports whether a limited backfill run left rows for the next backfill run.
+func (s *State) Holding(ctx context.Context) (bool, error) {
+	n, err := s.client.Exists(ctx, s.held).Result()
+	if err != nil {
+		return false, fmt.Errorf("producer state: %w", err)
+	}
+	return n > 0, nil
+}
+
+// members reports, for each hash, whether set holds it.
+func (s *State) members(ctx context.Context, set string, hashes []uint64) ([]bool, error) {
 	if len(hashes) == 0 {
 		return nil, nil
 	}
@@ -90,11 +122,11 @@ func (s *State) Seen(ctx context.Context, hashes []uint64) ([]bool, error) {
 	for i, h := range hashes {
 		members[i] = member(h)
 	}
-	seen, err := s.client.SMIsMember(ctx, s.seen, members...).Result()
+	in, err := s.client.SMIsMember(ctx, set, members...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("producer state: %w", err)
 	}
-	return seen, nil
+	return in, nil
 }
 
 // Len returns how many keys the state records.
@@ -164,19 +196,37 @@ func (l *Lock) Release(ctx context.Context) error {
 	return nil
 }
 
-// Advance records hashes as emitted and, when cursor is not empty, stores it as the cursor,
-// in the same script that checks the lock still holds the run's token (the fence): a run
-// that lost its lock records nothing and gets ErrFenced.
-func (l *Lock) Advance(ctx context.Context, hashes []uint64, cursor string) error {
-	if len(hashes) == 0 && cursor == "" {
+// advance is what one batch records: the rows emitted, the new rows a limited backfill
+// run holds, and the cursor (empty: unchanged). release removes the emitted rows from the
+// held set (a backfill run); clear deletes the held set (a backfill run that emitted every
+// new row of its source).
+type advance struct {
+	emitted, held  []uint64
+	cursor         string
+	release, clear bool
+}
+
+// Advance records a, in the same script that checks the lock still holds the run's token
+// (the fence): a run that lost its lock records nothing and gets ErrFenced.
+func (l *Lock) Advance(ctx context.Context, a advance) error {
+	if len(a.emitted) == 0 && len(a.held) == 0 && a.cursor == "" && !a.clear {
 		return nil
 	}
-	args := make([]any, 0, len(hashes)+2)
-	args = append(args, l.token, cursor)
-	for _, h := range hashes {
+	flag := func(b bool) string {
+		if b {
+			return "1"
+		}
+		return "0"
+	}
+	args := make([]any, 0, len(a.emitted)+len(a.held)+5)
+	args = append(args, l.token, a.cursor, len(a.emitted), flag(a.release), flag(a.clear))
+	for _, h := range a.emitted {
 		args = append(args, member(h))
 	}
-	n, err := advanceScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen, l.state.cursor}, args...).Int()
+	for _, h := range a.held {
+		args = append(args, member(h))
+	}
+	n, err := advanceScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen, l.state.cursor, l.state.held}, args...).Int()
 	if err != nil {
 		return fmt.Errorf("producer state: %w", err)
 	}
@@ -188,7 +238,7 @@ func (l *Lock) Advance(ctx context.Context, hashes []uint64, cursor string) erro
 
 // Forget deletes the activation's state, fenced like Advance.
 func (l *Lock) Forget(ctx context.Context) error {
-	n, err := forgetScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen, l.state.cursor}, l.token).Int()
+	n, err := forgetScript.Run(ctx, l.state.client, []string{l.state.lock, l.state.seen, l.state.cursor, l.state.held}, l.token).Int()
 	if err != nil {
 		return fmt.Errorf("producer state: %w", err)
 	}

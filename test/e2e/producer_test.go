@@ -160,10 +160,10 @@ func (s *stack) produceOnce(id string, flags ...string) produceSummary {
 	if err := cmd.Run(); err != nil {
 		s.t.Fatalf("produce --once: %v\n%s", err, out.String())
 	}
-	// ACTIVATION READ NEW EMITTED INVALID DUPLICATES SKIPPED DURATION ROWS/S RESULT
+	// ACTIVATION READ NEW EMITTED INVALID DUPLICATES SKIPPED HELD DURATION ROWS/S RESULT
 	for _, l := range strings.Split(out.String(), "\n") {
 		f := strings.Fields(l)
-		if len(f) != 10 || f[0] != id {
+		if len(f) != 11 || f[0] != id {
 			continue
 		}
 		n := make([]int, 6)
@@ -174,7 +174,7 @@ func (s *stack) produceOnce(id string, flags ...string) produceSummary {
 			}
 			n[i] = v
 		}
-		return produceSummary{read: n[0], new: n[1], emitted: n[2], invalid: n[3], duplicates: n[4], skipped: n[5], result: f[9]}
+		return produceSummary{read: n[0], new: n[1], emitted: n[2], invalid: n[3], duplicates: n[4], skipped: n[5], result: f[10]}
 	}
 	s.t.Fatalf("no summary line for %s in:\n%s", id, out.String())
 	return produceSummary{}
