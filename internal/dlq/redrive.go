@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -116,7 +117,7 @@ func (p *problems) add(err error) {
 // err joins the errors kept, saying how many were left out; nil when there were none.
 func (p *problems) err() error {
 	if p.n > len(p.errs) {
-		return errors.Join(append(p.errs[:len(p.errs):len(p.errs)], fmt.Errorf("... and %d more", p.n-len(p.errs)))...)
+		return errors.Join(append(slices.Clip(p.errs), fmt.Errorf("... and %d more", p.n-len(p.errs)))...)
 	}
 	return errors.Join(p.errs...)
 }

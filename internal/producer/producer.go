@@ -128,8 +128,8 @@ type Summary struct {
 	// Skipped counts rows below the read bound (cursor mode: the stored cursor less the
 	// look-back, or --since) that the source handed over anyway (a file); never recorded.
 	Skipped int64
-	// LimitReached is set when Job.Limit stopped the run: new rows may be left for the
-	// next run.
+	// LimitReached is set when Job.Limit left new rows: for the next run, or, in a
+	// backfill run, held for the next backfill run (Held).
 	LimitReached bool
 	// Held counts rows held for a backfill: in a limited backfill run, the new rows past
 	// its limit, which it holds for the next backfill run; in any other run, the held
@@ -392,7 +392,7 @@ func (b *batcher) batchSize() int {
 // fenced script. It returns errLimit once the limit held a new row back.
 func (b *batcher) flush(ctx context.Context, final bool) error {
 	defer func() { b.pending = b.pending[:0] }()
-	var seen, held []bool
+	var seen, isHeld []bool
 	if len(b.pending) > 0 {
 		hashes := make([]uint64, len(b.pending))
 		for i, r := range b.pending {
@@ -403,7 +403,7 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 			return &batchError{err}
 		}
 		if b.skipHeld {
-			if held, err = b.state.Held(ctx, hashes); err != nil {
+			if isHeld, err = b.state.Held(ctx, hashes); err != nil {
 				return &batchError{err}
 			}
 		}
@@ -415,7 +415,7 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 	emittedAt := now().UTC().Format(time.RFC3339Nano)
 	c := b.job.Cursor
 	var msgs []kafka.Message
-	var emitted, hold []uint64
+	var emitted, toHold []uint64
 	var batchMax *cursorValue
 	limited := false
 	for i, r := range b.pending {
@@ -427,7 +427,7 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 			}
 			continue
 		}
-		if held != nil && held[i] {
+		if isHeld != nil && isHeld[i] {
 			b.sum.Held++ // left to the backfill; the cursor stays below it
 			b.skippedHeld = true
 			continue
@@ -436,7 +436,7 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 			b.limitHit = true
 			if b.hold {
 				b.sum.Held++ // held for the next backfill run; this run reads on
-				hold = append(hold, r.hash)
+				toHold = append(toHold, r.hash)
 				continue
 			}
 			limited = true // this row stays new for the next run
@@ -492,7 +492,7 @@ func (b *batcher) flush(ctx context.Context, final bool) error {
 	if final && b.max != nil && (b.ordered || !b.limitHit) && !b.skippedHeld && (b.stored == nil || c.less(*b.stored, *b.max)) {
 		cursor = c.format(*b.max)
 	}
-	a := advance{emitted: emitted, held: hold, cursor: cursor, release: b.job.Backfill,
+	a := advance{emitted: emitted, held: toHold, cursor: cursor, release: b.job.Backfill,
 		clear: final && b.job.Backfill && !b.limitHit} // every new row went out: none is held
 	if err := b.lock.Advance(ctx, a); err != nil {
 		return &batchError{err}
